@@ -1,0 +1,84 @@
+"""``HomeServer``: builds every handler, store and service once, lazily, and hands them out.
+
+Nothing else constructs these pieces; tests swap them in through the ``get_*`` methods
+(or by setting the cached attribute before first use).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from twisted.internet.interfaces import IReactorCore
+
+if TYPE_CHECKING:
+    from synapse.config.homeserver import HomeServerConfig
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def cache_in_self(builder: F) -> F:
+    """Make a ``get_x`` method build its object once and return it on every later call."""
+    name = builder.__name__
+    assert name.startswith("get_"), name
+    attr_name = "_" + name[4:]
+
+    @functools.wraps(builder)
+    def _get(self: HomeServer) -> Any:
+        try:
+            return getattr(self, attr_name)
+        except AttributeError:
+            pass
+        if attr_name in self._building:
+            raise ValueError(f"Cyclic dependency while building {name}")
+        self._building.add(attr_name)
+        try:
+            dep = builder(self)
+            setattr(self, attr_name, dep)
+        finally:
+            self._building.discard(attr_name)
+        return dep
+
+    return _get  # type: ignore[return-value]
+
+
+class HomeServer:
+    """The homeserver: its config, its reactor and clock, and every piece built from them."""
+
+    def __init__(
+        self,
+        hostname: str,
+        config: HomeServerConfig,
+        reactor: IReactorCore | None = None,
+        version_string: str = "Synapse",
+    ) -> None:
+        if reactor is None:
+            from twisted.internet import reactor as _reactor
+
+            reactor = _reactor  # type: ignore[assignment]
+        self.hostname = hostname
+        self.config = config
+        self._reactor = reactor
+        self.version_string = version_string
+        self._building: set[str] = set()
+        self.start_time: int | None = None
+
+    def get_reactor(self) -> Any:
+        return self._reactor
+
+    def is_mine(self, domain_specific_string: Any) -> bool:
+        return domain_specific_string.domain == self.hostname
+
+    def is_mine_id(self, string: str) -> bool:
+        """Whether a user/room/alias ID (``@a:domain``) belongs to this server."""
+        return string.split(":", 1)[-1] == self.hostname
+
+    def is_mine_server_name(self, server_name: str) -> bool:
+        return server_name == self.hostname
+
+    @cache_in_self
+    def get_clock(self) -> Any:
+        from synapse.util.clock import Clock
+
+        return Clock(self._reactor)
