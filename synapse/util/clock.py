@@ -23,9 +23,12 @@ class Clock:
         return int(self._reactor.seconds() * 1000)
 
     def sleep(self, seconds: float) -> defer.Deferred[None]:
-        d: defer.Deferred[None] = defer.Deferred()
+        def _cancel(_: defer.Deferred[None]) -> None:
+            if call.active():
+                call.cancel()
+
+        d: defer.Deferred[None] = defer.Deferred(_cancel)
         call = self._reactor.callLater(seconds, d.callback, None)
-        d.addErrback(lambda f: (call.cancel() if call.active() else None, f)[1])
         return d
 
     def call_later(self, delay: float, callback: Callable[..., Any], *args: Any, **kwargs: Any) -> IDelayedCall:
