@@ -42,7 +42,7 @@ class Clock:
         d.addErrback(lambda f: None)
         return call
 
-    def cancel_call_later(self, timer: IDelayedCall, ignore_errs: bool = False) -> None:
+    def cancel_call_later(self, timer: Any, ignore_errs: bool = False) -> None:
         try:
             timer.cancel()
         except Exception:
