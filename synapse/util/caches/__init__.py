@@ -1,0 +1,1 @@
+"""In-memory caches that sit in front of hot store reads."""
