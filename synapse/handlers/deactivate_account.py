@@ -1,0 +1,46 @@
+"""Deactivating an account: it can never log in again."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from synapse.api.errors import NotFoundError
+
+if TYPE_CHECKING:
+    from synapse.server import HomeServer
+
+logger = logging.getLogger(__name__)
+
+
+class DeactivateAccountHandler:
+    """Ends every session of a user, clears their profile and marks them deactivated."""
+
+    def __init__(self, hs: HomeServer) -> None:
+        self.hs = hs
+        self._stores = hs.get_datastores().main
+        self._auth_handler = hs.get_auth_handler()
+        self._device_handler = hs.get_device_handler()
+
+    async def deactivate_account(self, user_id: str, erase_data: bool = False) -> bool:
+        """Deactivate ``user_id``.
+
+        Returns whether every third-party identifier was unbound from identity servers
+        (always, as none are bound here).
+        """
+        user = await self._stores.registration.get_user_by_id(user_id)
+        if user is None:
+            raise NotFoundError("User not found")
+        # Marked first, so that a token still in use elsewhere stops working at once.
+        await self._stores.registration.set_user_deactivated_status(user_id, True)
+        await self._auth_handler.delete_access_tokens_for_user(user_id)
+        await self._device_handler.delete_all_devices_for_user(user_id)
+        await self._stores.registration.set_user_password_hash(user_id, None)
+        await self._stores.profile.set_profile_displayname(user_id, None)
+        await self._stores.profile.set_profile_avatar_url(user_id, None)
+        logger.info("Deactivated %s (erase=%s)", user_id, erase_data)
+        return True
+
+    async def activate_account(self, user_id: str) -> None:
+        """Let a deactivated user back in (they still need a new password to log in)."""
+        await self._stores.registration.set_user_deactivated_status(user_id, False)

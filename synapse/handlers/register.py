@@ -1,0 +1,164 @@
+"""Creating accounts: user ID rules, guests, and the first device and token."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from synapse.api.constants import MAX_USERID_LENGTH, UserTypes
+from synapse.api.errors import AuthError, Codes, StoreError, SynapseError
+from synapse.types import UserID, contains_invalid_mxid_characters
+
+if TYPE_CHECKING:
+    from synapse.server import HomeServer
+
+logger = logging.getLogger(__name__)
+
+
+class RegistrationHandler:
+    """Checks user IDs and registers users, devices and their first access token."""
+
+    def __init__(self, hs: HomeServer) -> None:
+        self.hs = hs
+        self.clock = hs.get_clock()
+        self._stores = hs.get_datastores().main
+        self._auth_handler = hs.get_auth_handler()
+        self._device_handler = hs.get_device_handler()
+
+    async def check_username(
+        self,
+        localpart: str,
+        guest_access_token: str | None = None,
+        inhibit_user_in_use_error: bool = False,
+    ) -> None:
+        """Raise unless ``localpart`` may name a new account.
+
+        400 M_INVALID_USERNAME for IDs outside the spec's grammar, numeric IDs (kept for
+        guests) and IDs beginning with ``_`` (kept for application services); 400
+        M_USER_IN_USE when taken; 400 M_EXCLUSIVE inside an application service's
+        exclusive namespace.
+        """
+        if not localpart:
+            raise SynapseError(400, "User ID cannot be empty", Codes.INVALID_USERNAME)
+        if contains_invalid_mxid_characters(localpart):
+            raise SynapseError(
+                400,
+                "User ID can only contain characters a-z, 0-9, or '=_-./+'",
+                Codes.INVALID_USERNAME,
+            )
+        if localpart[0] == "_":
+            raise SynapseError(400, "User ID may not begin with _", Codes.INVALID_USERNAME)
+        if localpart.isdigit():
+            raise SynapseError(
+                400, "Numeric user IDs are reserved for guest users.", Codes.INVALID_USERNAME
+            )
+        user_id = UserID(localpart, self.hs.hostname).to_string()
+        if len(user_id) > MAX_USERID_LENGTH:
+            raise SynapseError(
+                400,
+                f"User ID may not be longer than {MAX_USERID_LENGTH} characters",
+                Codes.INVALID_USERNAME,
+            )
+        self.check_user_id_not_appservice_exclusive(user_id)
+        if not inhibit_user_in_use_error:
+            if await self._auth_handler.check_user_exists(user_id) is not None:
+                raise SynapseError(400, "User ID already taken.", Codes.USER_IN_USE)
+
+    def check_user_id_not_appservice_exclusive(
+        self, user_id: str, allowed_appservice: Any | None = None
+    ) -> None:
+        """400 M_EXCLUSIVE if an application service (other than the one allowed) owns the ID."""
+        appservice_store = getattr(self._stores, "appservice", None)
+        if appservice_store is None:
+            return
+        for service in appservice_store.get_app_services():
+            if service is allowed_appservice:
+                continue
+            if service.is_exclusive_user(user_id):
+                raise SynapseError(
+                    400,
+                    "This user ID is reserved by an application service.",
+                    errcode=Codes.EXCLUSIVE,
+                )
+
+    async def register_user(
+        self,
+        localpart: str | None = None,
+        password_hash: str | None = None,
+        make_guest: bool = False,
+        admin: bool = False,
+        user_type: str | None = None,
+        default_display_name: str | None = None,
+        appservice_id: str | None = None,
+        shadow_banned: bool = False,
+    ) -> str:
+        """Create an account and return its user ID.
+
+        Without a localpart a fresh numeric one is chosen (the guest form). A named
+        account gets its localpart as display name unless another is given.
+        """
+        if user_type is not None and user_type not in UserTypes.ALL_USER_TYPES:
+            raise SynapseError(400, "Invalid user type", Codes.INVALID_PARAM)
+        if localpart is not None:
+            await self.check_username(localpart)
+            user_id = UserID(localpart, self.hs.hostname).to_string()
+            if default_display_name is None and not make_guest:
+                default_display_name = localpart
+            await self._stores.registration.register_user(
+                user_id,
+                password_hash=password_hash,
+                make_guest=make_guest,
+                appservice_id=appservice_id,
+                admin=admin,
+                user_type=user_type,
+                shadow_banned=shadow_banned,
+                create_profile_with_displayname=default_display_name,
+            )
+            return user_id
+
+        for _ in range(10):
+            generated = await self._stores.registration.generate_user_localpart()
+            user_id = UserID(generated, self.hs.hostname).to_string()
+            try:
+                await self._stores.registration.register_user(
+                    user_id,
+                    password_hash=password_hash,
+                    make_guest=make_guest,
+                    admin=admin,
+                    user_type=user_type,
+                    shadow_banned=shadow_banned,
+                    create_profile_with_displayname=default_display_name,
+                )
+                return user_id
+            except StoreError as e:
+                if e.errcode != Codes.USER_IN_USE:
+                    raise
+        raise SynapseError(500, "Unable to find a free user ID")
+
+    async def register_guest(self, initial_device_display_name: str | None) -> str:
+        """Create a guest account, if the server allows guests (403 otherwise)."""
+        if not self.hs.config.registration.allow_guest_access:
+            raise AuthError(403, "Guest access is disabled", errcode=Codes.GUEST_ACCESS_FORBIDDEN)
+        return await self.register_user(make_guest=True)
+
+    async def register_device(
+        self,
+        user_id: str,
+        device_id: str | None,
+        initial_display_name: str | None,
+        is_guest: bool = False,
+        valid_until_ms: int | None = None,
+    ) -> tuple[str, str]:
+        """Create (or reuse) a device and issue an access token on it.
+
+        A device ID that already had a token loses the old one. Returns
+        ``(device_id, access_token)``.
+        """
+        device_id = await self._device_handler.check_device_registered(
+            user_id, device_id, initial_display_name
+        )
+        await self._auth_handler.delete_access_tokens_for_user(user_id, device_id=device_id)
+        token = await self._auth_handler.create_access_token_for_user_id(
+            user_id, device_id, valid_until_ms=valid_until_ms
+        )
+        return device_id, token
