@@ -1,0 +1,34 @@
+"""The REST resources of the homeserver; ``ClientRestResource`` serves ``/_matrix/client``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from synapse.http.server import JsonResource
+from synapse.rest.client import capabilities, versions
+
+if TYPE_CHECKING:
+    from synapse.server import HomeServer
+
+RegisterServletsFunc = Callable[["HomeServer", JsonResource], None]
+
+# Every Client-Server API module: each has ``register_servlets(hs, http_server)``.
+# Add a module here when it is written.
+CLIENT_SERVLET_MODULES: list[RegisterServletsFunc] = [
+    versions.register_servlets,
+    capabilities.register_servlets,
+]
+
+
+class ClientRestResource(JsonResource):
+    """The JSON resource mounted at ``/_matrix/client`` with every client servlet."""
+
+    def __init__(self, hs: HomeServer) -> None:
+        super().__init__(hs, canonical_json=False)
+        self.register_servlets(self, hs)
+
+    @staticmethod
+    def register_servlets(client_resource: JsonResource, hs: HomeServer) -> None:
+        for register in CLIENT_SERVLET_MODULES:
+            register(hs, client_resource)

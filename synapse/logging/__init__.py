@@ -1,0 +1,1 @@
+"""Logging set-up and the per-request logging context."""
