@@ -14,6 +14,8 @@ from twisted.internet.interfaces import IReactorCore
 
 if TYPE_CHECKING:
     from synapse.config.homeserver import HomeServerConfig
+    from synapse.storage.database import DatabasePool
+    from synapse.storage.databases import Databases
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -82,3 +84,17 @@ class HomeServer:
         from synapse.util.clock import Clock
 
         return Clock(self._reactor)
+
+    def setup(self) -> None:
+        """Prepare the databases (schema) before anything uses them."""
+        self.get_datastores()
+
+    @cache_in_self
+    def get_datastores(self) -> Databases:
+        from synapse.storage.databases import Databases
+
+        return Databases(self)
+
+    def get_database_pools(self) -> list[DatabasePool]:
+        """Every database pool (the main one first)."""
+        return self.get_datastores().databases

@@ -1,0 +1,26 @@
+"""The stores of the main database, one plain class per domain."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from synapse.server import HomeServer
+    from synapse.storage.database import DatabasePool
+
+
+class MainStores:
+    """One attribute per domain store: ``hs.get_datastores().main.registration``, ...
+
+    To add a store, write ``class FooStore`` in ``synapse/storage/databases/main/foo.py``
+    with ``__init__(self, database: DatabasePool, hs: HomeServer)``, import it at the top
+    of this module, and add one line below:
+
+        self.foo = FooStore(database, hs)
+
+    A store touches only its own tables; work across domains belongs in a handler or in
+    a named transaction function.
+    """
+
+    def __init__(self, database: DatabasePool, hs: HomeServer) -> None:
+        self.db_pool = database

@@ -1,0 +1,164 @@
+"""Test helpers for the database: a per-test database config, and a thread pool that runs
+database work at once in the calling thread under a fake reactor.
+
+SQLite ``:memory:`` is the default. With ``SYNAPSE_POSTGRES=1`` each test gets a fresh
+PostgreSQL database cloned from a template prepared once per process (host and user from
+``SYNAPSE_POSTGRES_HOST``/``SYNAPSE_POSTGRES_USER``, password and port from
+``SYNAPSE_POSTGRES_PASSWORD``/``SYNAPSE_POSTGRES_PORT``); drop it with
+:func:`cleanup_test_database`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import itertools
+import os
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from twisted.internet.testing import MemoryReactorClock
+from twisted.python.failure import Failure
+
+USE_POSTGRES = os.environ.get("SYNAPSE_POSTGRES", "") not in ("", "0")
+POSTGRES_HOST = os.environ.get("SYNAPSE_POSTGRES_HOST", "127.0.0.1")
+POSTGRES_USER = os.environ.get("SYNAPSE_POSTGRES_USER", "postgres")
+POSTGRES_PASSWORD = os.environ.get("SYNAPSE_POSTGRES_PASSWORD")
+POSTGRES_PORT = os.environ.get("SYNAPSE_POSTGRES_PORT")
+
+#: Unique per process (pytest-xdist runs workers side by side) and per run.
+_RUN_ID = f"{os.getpid()}_{uuid.uuid4().hex[:8]}"
+_TEMPLATE_NAME = f"synapse_test_tmpl_{_RUN_ID}"
+_counter = itertools.count()
+_template_lock = threading.Lock()
+_template_ready = False
+
+
+def setup_test_database_config() -> dict[str, Any]:
+    """A database config dict for one test: a new SQLite ``:memory:`` database, or with
+    ``SYNAPSE_POSTGRES=1`` a new PostgreSQL database with the current schema."""
+    if not USE_POSTGRES:
+        return {"name": "sqlite3", "args": {"database": ":memory:"}}
+    _ensure_template()
+    name = f"synapse_test_{_RUN_ID}_{next(_counter)}"
+    _admin_execute(f"CREATE DATABASE {name} WITH TEMPLATE {_TEMPLATE_NAME}")
+    return _postgres_config(name)
+
+
+def cleanup_test_database(database_config: Mapping[str, Any]) -> None:
+    """Drop a test database made by :func:`setup_test_database_config` (a no-op for SQLite).
+
+    Connections still open to it are ended, so a forgotten pool cannot keep it alive.
+    """
+    if database_config.get("name") != "psycopg2":
+        return
+    name = database_config["args"]["database"]
+    _admin_execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def _postgres_config(database: str) -> dict[str, Any]:
+    args: dict[str, Any] = {
+        "database": database,
+        "user": POSTGRES_USER,
+        "host": POSTGRES_HOST,
+        "cp_min": 1,
+        "cp_max": 5,
+    }
+    if POSTGRES_PASSWORD:
+        args["password"] = POSTGRES_PASSWORD
+    if POSTGRES_PORT:
+        args["port"] = int(POSTGRES_PORT)
+    return {"name": "psycopg2", "args": args}
+
+
+def _admin_execute(sql: str) -> None:
+    """Run a statement that cannot run in a transaction, on the ``postgres`` database."""
+    import psycopg2
+
+    args = _postgres_config("postgres")["args"]
+    conn = psycopg2.connect(**{k: v for k, v in args.items() if not k.startswith("cp_")})
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(sql)
+    finally:
+        conn.close()
+
+
+def _ensure_template() -> None:
+    """Create and prepare this process's template database, once."""
+    global _template_ready
+    with _template_lock:
+        if _template_ready:
+            return
+        from synapse.storage.database import make_conn
+        from synapse.storage.engines import create_engine
+        from synapse.storage.prepare_database import prepare_database
+
+        _admin_execute(
+            f"CREATE DATABASE {_TEMPLATE_NAME} ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0"
+        )
+        atexit.register(_admin_execute, f"DROP DATABASE IF EXISTS {_TEMPLATE_NAME} WITH (FORCE)")
+        engine = create_engine(_postgres_config(_TEMPLATE_NAME))
+        db_conn = make_conn(engine, "prepare_template")
+        try:
+            prepare_database(db_conn, engine)
+        finally:
+            db_conn.close()
+        _template_ready = True
+
+
+class FakeThreadPool:
+    """Stands in for ``twisted.python.threadpool.ThreadPool``: runs every job at once in
+    the calling thread, so database work finishes before ``runInteraction`` returns."""
+
+    def __init__(self) -> None:
+        self.max = 1
+        self.started = True
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+    def callInThread(self, func: Callable[..., object], *args: Any, **kwargs: Any) -> None:
+        func(*args, **kwargs)
+
+    def callInThreadWithCallback(
+        self,
+        onResult: Callable[[bool, Any], object] | None,
+        func: Callable[..., object],
+        *args: Any,
+        **kwargs: Any,
+    ) -> None:
+        try:
+            result: Any = func(*args, **kwargs)
+            ok = True
+        except BaseException:
+            result = Failure()
+            ok = False
+        if onResult is not None:
+            onResult(ok, result)
+
+
+class ThreadedMemoryReactorClock(MemoryReactorClock):
+    """A ``MemoryReactorClock`` with the thread API the database pool uses:
+    ``getThreadPool()`` gives a :class:`FakeThreadPool` and ``callFromThread`` calls at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.threadpool = FakeThreadPool()
+
+    def getThreadPool(self) -> FakeThreadPool:
+        return self.threadpool
+
+    def callFromThread(self, callable: Callable[..., object], *args: Any, **kwargs: Any) -> None:
+        callable(*args, **kwargs)
+
+    def callInThread(self, callable: Callable[..., object], *args: Any, **kwargs: Any) -> None:
+        callable(*args, **kwargs)
+
+    def suggestThreadPoolSize(self, size: int) -> None:
+        pass
