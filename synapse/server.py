@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from twisted.internet.interfaces import IReactorCore
 
 if TYPE_CHECKING:
+    from synapse.api.auth import Auth
     from synapse.config.homeserver import HomeServerConfig
+    from synapse.handlers.auth import AuthHandler
+    from synapse.handlers.deactivate_account import DeactivateAccountHandler
+    from synapse.handlers.device import DeviceHandler
+    from synapse.handlers.profile import ProfileHandler
+    from synapse.handlers.register import RegistrationHandler
+    from synapse.handlers.set_password import SetPasswordHandler
     from synapse.storage.database import DatabasePool
     from synapse.storage.databases import Databases
 
@@ -98,3 +105,45 @@ class HomeServer:
     def get_database_pools(self) -> list[DatabasePool]:
         """Every database pool (the main one first)."""
         return self.get_datastores().databases
+
+    @cache_in_self
+    def get_auth(self) -> Auth:
+        from synapse.api.auth import Auth
+
+        return Auth(self)
+
+    @cache_in_self
+    def get_auth_handler(self) -> AuthHandler:
+        from synapse.handlers.auth import AuthHandler
+
+        return AuthHandler(self)
+
+    @cache_in_self
+    def get_registration_handler(self) -> RegistrationHandler:
+        from synapse.handlers.register import RegistrationHandler
+
+        return RegistrationHandler(self)
+
+    @cache_in_self
+    def get_device_handler(self) -> DeviceHandler:
+        from synapse.handlers.device import DeviceHandler
+
+        return DeviceHandler(self)
+
+    @cache_in_self
+    def get_profile_handler(self) -> ProfileHandler:
+        from synapse.handlers.profile import ProfileHandler
+
+        return ProfileHandler(self)
+
+    @cache_in_self
+    def get_deactivate_account_handler(self) -> DeactivateAccountHandler:
+        from synapse.handlers.deactivate_account import DeactivateAccountHandler
+
+        return DeactivateAccountHandler(self)
+
+    @cache_in_self
+    def get_set_password_handler(self) -> SetPasswordHandler:
+        from synapse.handlers.set_password import SetPasswordHandler
+
+        return SetPasswordHandler(self)

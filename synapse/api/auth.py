@@ -46,9 +46,7 @@ class Auth:
         token = self.get_access_token_from_request(request)
         requester = await self.get_user_by_access_token(token, allow_expired=allow_expired)
         if requester.is_guest and not allow_guest:
-            raise AuthError(
-                403, "Guest access not allowed", errcode=Codes.GUEST_ACCESS_FORBIDDEN
-            )
+            raise AuthError(403, "Guest access not allowed", errcode=Codes.GUEST_ACCESS_FORBIDDEN)
         await self._record_client_ip(request, requester)
         try:
             request.requester = requester  # type: ignore[attr-defined]

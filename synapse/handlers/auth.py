@@ -18,10 +18,10 @@ from synapse.api.errors import (
     AuthError,
     Codes,
     InteractiveAuthIncompleteError,
-    LimitExceededError,
     StoreError,
     SynapseError,
 )
+from synapse.api.ratelimiting import Ratelimiter
 from synapse.types import JsonDict, Requester, UserID
 
 if TYPE_CHECKING:
@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 # A user-interactive auth session is forgotten this long after it began.
 UI_AUTH_SESSION_EXPIRY_MS = 48 * 60 * 60 * 1000
+
+MAX_PASSWORD_LENGTH = 512
 
 _TOKEN_ALPHABET = string.ascii_letters + string.digits
 # 24 characters of a 62-letter alphabet: about 143 bits of randomness.
@@ -72,18 +74,17 @@ class AuthHandler:
         self._stores = hs.get_datastores().main
         config = hs.config.registration
         self._bcrypt_rounds: int = config.bcrypt_rounds
-        self._password_pepper: str = getattr(config, "password_pepper", "") or ""
-        self._password_enabled_for_login: bool = bool(
-            getattr(config, "password_enabled_for_login", config.password_enabled)
-        )
-        self._password_enabled_for_reauth: bool = bool(
-            getattr(config, "password_enabled_for_reauth", config.password_enabled)
-        )
-        self._failed_login_counts: dict[str, list[int]] = {}
-        self._account_login_counts: dict[str, list[int]] = {}
+        self._password_pepper: str = config.password_pepper
+        self._password_enabled_for_login: bool = config.password_enabled_for_login
+        self._password_enabled_for_reauth: bool = config.password_enabled_for_reauth
+        rc_login = hs.config.ratelimiting.rc_login
+        self._address_limiter = Ratelimiter(self._stores, self.clock, rc_login.address)
+        self._account_limiter = Ratelimiter(self._stores, self.clock, rc_login.account)
+        self._failed_limiter = Ratelimiter(self._stores, self.clock, rc_login.failed_attempts)
         self._ui_auth_checkers = {
             LoginType.DUMMY: self._check_dummy_auth,
             LoginType.PASSWORD: self._check_password_auth,
+            LoginType.REGISTRATION_TOKEN: self._check_registration_token_auth,
         }
         self.clock.looping_call(
             lambda: defer.ensureDeferred(self._expire_old_sessions()), 5 * 60 * 1000
@@ -98,11 +99,35 @@ class AuthHandler:
         """The bcrypt hash of ``password`` with the configured pepper and rounds."""
 
         def _do_hash() -> str:
-            return bcrypt.hashpw(self._peppered(password), bcrypt.gensalt(self._bcrypt_rounds)).decode(
-                "ascii"
-            )
+            return bcrypt.hashpw(
+                self._peppered(password), bcrypt.gensalt(self._bcrypt_rounds)
+            ).decode("ascii")
 
         return await self._run_in_thread(_do_hash)
+
+    def validate_password_policy(self, password: str) -> None:
+        """400 (M_PASSWORD_TOO_SHORT, M_PASSWORD_NO_DIGIT, ...) if the configured policy refuses it."""
+        if len(password) > MAX_PASSWORD_LENGTH:
+            raise SynapseError(400, "Password is too long", Codes.BAD_JSON)
+        config = self.hs.config.registration
+        if not config.password_policy_enabled:
+            return
+        policy = config.password_policy
+        if len(password) < policy["minimum_length"]:
+            raise SynapseError(
+                400,
+                f"The password must be at least {policy['minimum_length']} characters long",
+                Codes.PASSWORD_TOO_SHORT,
+            )
+        checks = (
+            ("require_digit", str.isdigit, "a digit", Codes.PASSWORD_NO_DIGIT),
+            ("require_symbol", lambda c: not c.isalnum(), "a symbol", Codes.PASSWORD_NO_SYMBOL),
+            ("require_uppercase", str.isupper, "an uppercase letter", Codes.PASSWORD_NO_UPPERCASE),
+            ("require_lowercase", str.islower, "a lowercase letter", Codes.PASSWORD_NO_LOWERCASE),
+        )
+        for key, test, what, errcode in checks:
+            if policy[key] and not any(test(c) for c in password):
+                raise SynapseError(400, f"The password must contain {what}", errcode)
 
     async def validate_hash(self, password: str, stored_hash: str) -> bool:
         """Whether ``password`` matches the bcrypt hash ``stored_hash``."""
@@ -212,9 +237,7 @@ class AuthHandler:
             raise LoginError(403, "Invalid username or password", Codes.FORBIDDEN)
         raise SynapseError(400, "Unknown login identifier type", Codes.UNKNOWN)
 
-    async def validate_login(
-        self, login_submission: JsonDict, ratelimit: bool = False
-    ) -> str:
+    async def validate_login(self, login_submission: JsonDict, ratelimit: bool = False) -> str:
         """Check an ``m.login.password`` submission; return the canonical user ID.
 
         Raises LoginError (403 M_FORBIDDEN) for an unknown user or a wrong password,
@@ -228,12 +251,12 @@ class AuthHandler:
             raise SynapseError(400, "Missing param: password", Codes.MISSING_PARAM)
         qualified = self._user_from_identifier(login_submission)
         if ratelimit and qualified is not None:
-            self._ratelimit_account(qualified.lower())
-            self._check_failed_attempts(qualified.lower())
+            await self._account_limiter.ratelimit(None, key=qualified.lower())
+            await self._failed_limiter.ratelimit(None, key=qualified.lower(), update=False)
         canonical = await self._check_password(qualified, password)
         if canonical is None:
             if ratelimit and qualified is not None:
-                self._record_failed_attempt(qualified.lower())
+                self._failed_limiter.record_action(None, key=qualified.lower())
             raise LoginError(403, "Invalid username or password", Codes.FORBIDDEN)
         user = await self._stores.registration.get_user_by_id(canonical)
         if user is not None and user.is_deactivated:
@@ -256,51 +279,11 @@ class AuthHandler:
                 return user_id
         return None
 
-    # Login rate limits (rc_login.account and rc_login.failed_attempts)
+    # Login rate limits (rc_login)
 
-    def _ratelimit_account(self, key: str) -> None:
-        settings = self._rc_login("account")
-        if settings is not None:
-            self._take(self._account_login_counts, key, settings, update=True)
-
-    def _check_failed_attempts(self, key: str) -> None:
-        settings = self._rc_login("failed_attempts")
-        if settings is not None:
-            self._take(self._failed_login_counts, key, settings, update=False)
-
-    def _record_failed_attempt(self, key: str) -> None:
-        settings = self._rc_login("failed_attempts")
-        if settings is not None:
-            self._take(self._failed_login_counts, key, settings, update=True, raise_=False)
-
-    def _rc_login(self, name: str) -> Any:
-        ratelimiting = getattr(self.hs.config, "ratelimiting", None)
-        rc_login = getattr(ratelimiting, "rc_login", None)
-        return getattr(rc_login, name, None)
-
-    def _take(
-        self,
-        buckets: dict[str, list[int]],
-        key: str,
-        settings: Any,
-        update: bool,
-        raise_: bool = True,
-    ) -> None:
-        """A leaky bucket: ``burst_count`` actions, draining at ``per_second``."""
-        per_second = float(settings.per_second)
-        burst = float(settings.burst_count)
-        now = self.clock.time_msec()
-        times = buckets.setdefault(key, [])
-        if per_second > 0:
-            window_ms = burst / per_second * 1000
-            times[:] = [t for t in times if now - t < window_ms]
-        if len(times) + 1 > burst and raise_:
-            retry_ms = int(1000 / per_second) if per_second > 0 else None
-            if times and per_second > 0:
-                retry_ms = max(0, int(times[0] + burst / per_second * 1000 - now))
-            raise LimitExceededError(retry_after_ms=retry_ms)
-        if update:
-            times.append(now)
+    async def ratelimit_login_address(self, address: str) -> None:
+        """429 M_LIMIT_EXCEEDED when ``address`` tries to log in too often."""
+        await self._address_limiter.ratelimit(None, key=address)
 
     # User-interactive authentication
 
@@ -324,9 +307,7 @@ class AuthHandler:
             if password_hash:
                 flows.append([LoginType.PASSWORD])
         if not flows:
-            raise SynapseError(
-                400, "User has no way to re-authenticate", Codes.FORBIDDEN
-            )
+            raise SynapseError(400, "User has no way to re-authenticate", Codes.FORBIDDEN)
         creds, params, session_id = await self.check_ui_auth(
             flows, request, request_body, description
         )
@@ -384,8 +365,9 @@ class AuthHandler:
                 await self._auth_dict_for_flows(flows, session_id),
             )
 
+        creds = await ui_auth.get_completed_ui_auth_stages(session_id)
         login_type = authdict.get("type")
-        if login_type is not None:
+        if login_type is not None and login_type not in creds:
             if not isinstance(login_type, str) or not any(login_type in f for f in flows):
                 raise SynapseError(400, "Unrecognised login type", Codes.UNRECOGNIZED)
             try:
@@ -395,8 +377,8 @@ class AuthHandler:
                 body.update(e.error_dict())
                 raise InteractiveAuthIncompleteError(session_id, body)
             await ui_auth.mark_ui_auth_stage_complete(session_id, login_type, result)
+            creds[login_type] = result
 
-        creds = await ui_auth.get_completed_ui_auth_stages(session_id)
         for flow in flows:
             if all(stage in creds for stage in flow):
                 return creds, clientdict, session_id
@@ -413,6 +395,15 @@ class AuthHandler:
 
     async def _check_dummy_auth(self, authdict: JsonDict) -> bool:
         return True
+
+    async def _check_registration_token_auth(self, authdict: JsonDict) -> str:
+        token = authdict.get("token")
+        if not isinstance(token, str):
+            raise LoginError(400, "Missing param: token", Codes.MISSING_PARAM)
+        if not await self._stores.registration.registration_token_is_valid(token):
+            raise LoginError(401, "Invalid registration token", Codes.UNAUTHORIZED)
+        await self._stores.registration.set_registration_token_pending(token)
+        return token
 
     async def _check_password_auth(self, authdict: JsonDict) -> str:
         if not self._password_enabled_for_reauth:
@@ -443,6 +434,13 @@ class AuthHandler:
         if completed:
             body["completed"] = list(completed)
         return body
+
+    async def set_session_data(self, session_id: str, key: str, value: Any) -> None:
+        """Keep a server-side value (e.g. a password hash) in a UI auth session."""
+        await self._stores.ui_auth.set_ui_auth_session_data(session_id, key, value)
+
+    async def get_session_data(self, session_id: str, key: str, default: Any = None) -> Any:
+        return await self._stores.ui_auth.get_ui_auth_session_data(session_id, key, default)
 
     async def _expire_old_sessions(self) -> None:
         try:

@@ -53,7 +53,7 @@ class ProfileHandler:
         self, target_user: UserID, requester: Requester, by_admin: bool, what: str
     ) -> None:
         if not self.hs.is_mine(target_user):
-            raise SynapseError(400, f"User is not hosted on this homeserver", Codes.INVALID_PARAM)
+            raise SynapseError(400, "User is not hosted on this homeserver", Codes.INVALID_PARAM)
         if not by_admin and target_user != requester.user:
             raise AuthError(403, f"Cannot set another user's {what}")
         await self._check_local_user_exists(target_user)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from synapse.api.constants import MAX_USERID_LENGTH, UserTypes
 from synapse.api.errors import AuthError, Codes, StoreError, SynapseError
+from synapse.api.ratelimiting import Ratelimiter
 from synapse.types import UserID, contains_invalid_mxid_characters
 
 if TYPE_CHECKING:
@@ -24,6 +25,13 @@ class RegistrationHandler:
         self._stores = hs.get_datastores().main
         self._auth_handler = hs.get_auth_handler()
         self._device_handler = hs.get_device_handler()
+        self._registration_limiter = Ratelimiter(
+            self._stores, self.clock, hs.config.ratelimiting.rc_registration
+        )
+
+    async def check_registration_ratelimit(self, address: str) -> None:
+        """429 M_LIMIT_EXCEEDED when ``address`` registers (or probes names) too often."""
+        await self._registration_limiter.ratelimit(None, key=address)
 
     async def check_username(
         self,

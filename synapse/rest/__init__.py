@@ -6,7 +6,16 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from synapse.http.server import JsonResource
-from synapse.rest.client import capabilities, versions
+from synapse.rest.client import (
+    account,
+    capabilities,
+    devices,
+    login,
+    logout,
+    profile,
+    register,
+    versions,
+)
 
 if TYPE_CHECKING:
     from synapse.server import HomeServer
@@ -18,6 +27,12 @@ RegisterServletsFunc = Callable[["HomeServer", JsonResource], None]
 CLIENT_SERVLET_MODULES: list[RegisterServletsFunc] = [
     versions.register_servlets,
     capabilities.register_servlets,
+    register.register_servlets,
+    login.register_servlets,
+    logout.register_servlets,
+    account.register_servlets,
+    devices.register_servlets,
+    profile.register_servlets,
 ]
 
 

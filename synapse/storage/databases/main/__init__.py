@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from synapse.storage.databases.main.devices import DeviceStore
+from synapse.storage.databases.main.profile import ProfileStore
+from synapse.storage.databases.main.registration import RegistrationStore
+from synapse.storage.databases.main.ui_auth import UIAuthStore
+
 if TYPE_CHECKING:
     from synapse.server import HomeServer
     from synapse.storage.database import DatabasePool
@@ -24,3 +29,7 @@ class MainStores:
 
     def __init__(self, database: DatabasePool, hs: HomeServer) -> None:
         self.db_pool = database
+        self.registration = RegistrationStore(database, hs)
+        self.devices = DeviceStore(database, hs)
+        self.profile = ProfileStore(database, hs)
+        self.ui_auth = UIAuthStore(database, hs)

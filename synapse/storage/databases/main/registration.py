@@ -376,3 +376,61 @@ class RegistrationStore:
         await self.db_pool.simple_update(
             "access_tokens", {"id": token_id}, {"used": 1}, desc="mark_access_token_as_used"
         )
+
+    # Registration tokens
+
+    async def create_registration_token(
+        self, token: str, uses_allowed: int | None, expiry_time: int | None
+    ) -> bool:
+        """Add a token; return False if it exists already."""
+
+        def _txn(txn: LoggingTransaction) -> bool:
+            txn.execute("SELECT 1 FROM registration_tokens WHERE token = ?", (token,))
+            if txn.fetchone() is not None:
+                return False
+            txn.execute(
+                "INSERT INTO registration_tokens (token, uses_allowed, pending, completed,"
+                " expiry_time) VALUES (?, ?, 0, 0, ?)",
+                (token, uses_allowed, expiry_time),
+            )
+            return True
+
+        return await self.db_pool.runInteraction("create_registration_token", _txn)
+
+    async def registration_token_is_valid(self, token: str) -> bool:
+        """Whether ``token`` exists, has not expired and has uses left."""
+        row = await self.db_pool.simple_select_one(
+            "registration_tokens",
+            {"token": token},
+            ("uses_allowed", "pending", "completed", "expiry_time"),
+            allow_none=True,
+            desc="registration_token_is_valid",
+        )
+        if row is None:
+            return False
+        uses_allowed, pending, completed, expiry_time = row
+        if expiry_time is not None and expiry_time < self._clock.time_msec():
+            return False
+        return uses_allowed is None or pending + completed < uses_allowed
+
+    async def set_registration_token_pending(self, token: str) -> None:
+        """Count a registration in progress with ``token``."""
+
+        def _txn(txn: LoggingTransaction) -> None:
+            txn.execute(
+                "UPDATE registration_tokens SET pending = pending + 1 WHERE token = ?", (token,)
+            )
+
+        await self.db_pool.runInteraction("set_registration_token_pending", _txn)
+
+    async def use_registration_token(self, token: str) -> None:
+        """Turn one pending use of ``token`` into a completed one."""
+
+        def _txn(txn: LoggingTransaction) -> None:
+            txn.execute(
+                "UPDATE registration_tokens SET pending = pending - 1, completed = completed + 1"
+                " WHERE token = ? AND pending > 0",
+                (token,),
+            )
+
+        await self.db_pool.runInteraction("use_registration_token", _txn)

@@ -68,7 +68,9 @@ class UIAuthStore:
             raise StoreError(404, "Unknown session ID")
         return UIAuthSessionData(session_id, json.loads(row[0]), row[1], row[2], row[3], row[4])
 
-    async def mark_ui_auth_stage_complete(self, session_id: str, stage_type: str, result: Any) -> None:
+    async def mark_ui_auth_stage_complete(
+        self, session_id: str, stage_type: str, result: Any
+    ) -> None:
         """Record ``result`` (JSON) as the outcome of a stage of the session."""
 
         def _txn(txn: LoggingTransaction) -> None:
