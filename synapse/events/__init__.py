@@ -205,7 +205,9 @@ class EventBase:
     def __repr__(self) -> str:
         sk = self.get_state_key()
         sk_part = f", state_key={sk!r}" if sk is not None else ""
-        return f"<{self.__class__.__name__} event_id={self.event_id!r}, type={self.type!r}{sk_part}>"
+        return (
+            f"<{self.__class__.__name__} event_id={self.event_id!r}, type={self.type!r}{sk_part}>"
+        )
 
 
 class FrozenEvent(EventBase):
@@ -232,7 +234,8 @@ class FrozenEventV2(EventBase):
     def _reference_hash_b64(self, urlsafe: bool) -> str:
         from synapse.crypto.event_signing import compute_event_reference_hash
 
-        _, digest = compute_event_reference_hash(self.get_pdu_json(), self.room_version)
+        # The reference hash leaves out signatures and unsigned, which _dict lacks.
+        _, digest = compute_event_reference_hash(self._dict, self.room_version)
         return encode_base64(digest, urlsafe=urlsafe)
 
     @property

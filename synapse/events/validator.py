@@ -102,7 +102,12 @@ def _check_references(room_version: RoomVersion, pdu: JsonMapping, key: str, lim
 
 def check_pdu_size(pdu: JsonMapping) -> None:
     """Refuse a PDU larger than 65536 bytes as canonical JSON (413 M_TOO_LARGE)."""
-    if len(encode_canonical_json(pdu)) > MAX_PDU_SIZE:
+    try:
+        size = len(encode_canonical_json(pdu))
+    except ValueError as e:
+        # Lone surrogates, NaN or infinities: not encodable as canonical JSON.
+        raise _bad(f"Event is not valid JSON: {e}")
+    if size > MAX_PDU_SIZE:
         raise EventSizeError(f"Event is larger than {MAX_PDU_SIZE} bytes")
 
 

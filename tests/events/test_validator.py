@@ -151,6 +151,16 @@ class CheckPduFormatTestCase(unittest.TestCase):
         pdu["auth_events"] = [HASH_ID] * 10
         check_pdu_format(pdu, rv)
 
+    def test_unencodable_json(self) -> None:
+        for rv in (RoomVersions.V1, RoomVersions.V10):
+            for bad in ("\ud800", float("nan"), float("inf")):
+                pdu = _good_pdu(rv)
+                pdu["content"]["x"] = bad
+                with self.subTest(room_version=rv.identifier, value=bad):
+                    with self.assertRaises(SynapseError) as cm:
+                        check_pdu_format(pdu, rv)
+                    self.assertEqual(cm.exception.errcode, Codes.BAD_JSON)
+
     def test_not_an_object(self) -> None:
         values: list[Any] = [[], "x", None, 5]
         for value in values:
