@@ -5,8 +5,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from synapse.storage.databases.main.devices import DeviceStore
+from synapse.storage.databases.main.event_federation import EventFederationStore
+from synapse.storage.databases.main.events import PersistEventsStore
+from synapse.storage.databases.main.events_worker import EventsWorkerStore
 from synapse.storage.databases.main.profile import ProfileStore
 from synapse.storage.databases.main.registration import RegistrationStore
+from synapse.storage.databases.main.room import RoomStore
+from synapse.storage.databases.main.roommember import RoomMemberStore
+from synapse.storage.databases.main.state import StateStore
+from synapse.storage.databases.main.stream import StreamStore
 from synapse.storage.databases.main.ui_auth import UIAuthStore
 
 if TYPE_CHECKING:
@@ -33,3 +40,13 @@ class MainStores:
         self.devices = DeviceStore(database, hs)
         self.profile = ProfileStore(database, hs)
         self.ui_auth = UIAuthStore(database, hs)
+        # Rooms and events (see docs/development/persistence.md).
+        self.rooms = RoomStore(database, hs)
+        self.events = EventsWorkerStore(database, hs)
+        self.state = StateStore(database, hs)
+        self.roommember = RoomMemberStore(database, hs)
+        self.event_federation = EventFederationStore(database, hs)
+        self.stream = StreamStore(database, hs, self.events)
+        self.persist_events = PersistEventsStore(
+            database, hs, self.events, self.state, self.roommember, self.event_federation, self.stream
+        )
