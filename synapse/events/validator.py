@@ -15,7 +15,7 @@ from canonicaljson import encode_canonical_json
 from synapse.api.constants import MAX_DEPTH, MAX_PDU_SIZE, EventTypes, Membership
 from synapse.api.errors import Codes, EventSizeError, SynapseError
 from synapse.api.room_versions import RoomVersion
-from synapse.events import EventBase
+from synapse.events import EventBase, make_event_from_dict
 from synapse.events.utils import validate_canonicaljson
 from synapse.types import JsonMapping
 from synapse.util.identifiers import (
@@ -212,6 +212,38 @@ def validate_received_pdu(pdu: Any, room_version: RoomVersion, origin: str | Non
     check_pdu_format(pdu, room_version)
     if origin is not None:
         check_sender_domain(pdu, origin)
+
+
+# The unsigned keys a remote server may set on a membership event for us to keep.
+_REMOTE_MEMBER_UNSIGNED_KEYS: tuple[str, ...] = ("invite_room_state", "knock_room_state")
+
+
+def event_from_pdu_json(
+    pdu: Any,
+    room_version: RoomVersion,
+    *,
+    received_ts: int | None = None,
+    outlier: bool = False,
+) -> EventBase:
+    """Check a PDU received over federation and make the event object.
+
+    The remote ``unsigned`` is not trusted: only the stripped room state of invites and
+    knocks is kept, and ``age`` becomes ``age_ts`` relative to ``received_ts``.
+    """
+    check_pdu_format(pdu, room_version)
+    pdu = dict(pdu)
+    remote_unsigned: Any = pdu.pop("unsigned", None) or {}
+    unsigned: dict[str, Any] = {}
+    age: Any = remote_unsigned.get("age")
+    if received_ts is not None and _is_int(age):
+        unsigned["age_ts"] = received_ts - age
+    if pdu["type"] == EventTypes.Member:
+        for key in _REMOTE_MEMBER_UNSIGNED_KEYS:
+            if key in remote_unsigned:
+                unsigned[key] = remote_unsigned[key]
+    if unsigned:
+        pdu["unsigned"] = unsigned
+    return make_event_from_dict(pdu, room_version, {"outlier": outlier} if outlier else None)
 
 
 def _check_power_levels_are_ints(content: JsonMapping) -> None:

@@ -14,6 +14,7 @@ from synapse.events.builder import EventBuilder
 from synapse.events.validator import (
     check_pdu_format,
     check_sender_domain,
+    event_from_pdu_json,
     validate_new_event,
     validate_received_pdu,
 )
@@ -377,3 +378,32 @@ class ValidateNewEventTestCase(unittest.TestCase):
         )
         with self.assertRaises(EventSizeError):
             validate_new_event(event)
+
+
+class EventFromPduJsonTestCase(unittest.TestCase):
+    def test_unsigned_is_not_trusted(self) -> None:
+        pdu = _good_pdu(RoomVersions.V10)
+        pdu["unsigned"] = {
+            "age": 400,
+            "redacted_because": {"type": "m.room.redaction"},
+            "transaction_id": "x",
+            "invite_room_state": [],
+        }
+        event = event_from_pdu_json(pdu, RoomVersions.V10, received_ts=1000, outlier=True)
+        self.assertEqual(event.unsigned, {"age_ts": 600})
+        self.assertTrue(event.internal_metadata.outlier)
+        # The caller's dict is left alone.
+        self.assertIn("transaction_id", pdu["unsigned"])
+
+    def test_membership_keeps_stripped_state(self) -> None:
+        pdu = _good_pdu(RoomVersions.V10)
+        pdu.update(type="m.room.member", state_key="@b:domain", content={"membership": "invite"})
+        pdu["unsigned"] = {"invite_room_state": [{"type": "m.room.name"}], "other": 1}
+        event = event_from_pdu_json(pdu, RoomVersions.V10)
+        self.assertEqual(event.unsigned, {"invite_room_state": [{"type": "m.room.name"}]})
+
+    def test_malformed_is_refused(self) -> None:
+        pdu = _good_pdu(RoomVersions.V10)
+        del pdu["hashes"]
+        with self.assertRaises(SynapseError):
+            event_from_pdu_json(pdu, RoomVersions.V10)
