@@ -12,12 +12,12 @@ from twisted.internet import address, defer
 from twisted.internet.interfaces import IAddress
 from twisted.python.failure import Failure
 from twisted.web.http import HTTPChannel
-from twisted.web.resource import IResource
+from twisted.web.resource import IResource, Resource
 from twisted.web.server import Request, Site
 
 from synapse.api.errors import Codes
 from synapse.http.server import encode_json_response, return_json_error
-from synapse.logging.context import set_request_id
+from synapse.logging.context import request_context, set_request_id
 from synapse.metrics.http import record_request, requests_in_flight
 
 logger = logging.getLogger(__name__)
@@ -101,17 +101,17 @@ class SynapseRequest(Request):
         )
         method: bytes = getattr(self.channel, "_command", b"-")
         path: bytes = getattr(self.channel, "_path", b"-")
-        self.logcontext.run(
-            self.synapse_site.access_logger.info,
-            "%s - %s - {%s} %s %s - 413 %dB - %.3fs - body too large",
-            self._client_ip_from_transport(),
-            self.request_id,
-            None,
-            method.decode("ascii", errors="replace"),
-            redact_uri(path),
-            len(body),
-            self._synapse_reactor.seconds() - self.start_time,
-        )
+        with request_context(self.request_id):
+            self.synapse_site.access_logger.info(
+                "%s - %s - {%s} %s %s - 413 %dB - %.3fs - body too large",
+                self._client_ip_from_transport(),
+                self.request_id,
+                None,
+                method.decode("ascii", errors="replace"),
+                redact_uri(path),
+                len(body),
+                self._synapse_reactor.seconds() - self.start_time,
+            )
         record_request("<body too large>", method.decode("ascii", errors="replace"), 413, 0.0)
         transport: Any = self.channel.transport
         if transport is not None:
@@ -171,20 +171,20 @@ class SynapseRequest(Request):
         servlet = self.request_metrics_name or "<unknown>"
         record_request(servlet, method, code, duration)
         user_agent = (self.getHeader(b"User-Agent") or b"-").decode("ascii", errors="replace")
-        self.logcontext.run(
-            self.synapse_site.access_logger.info,
-            '%s - %s - {%s} %s %s %s - %d %dB - %.3fs - "%s"',
-            self.get_client_ip_if_available(),
-            self.request_id,
-            self.get_authenticated_entity(),
-            method,
-            redact_uri(self.uri),
-            self.clientproto.decode("ascii", errors="replace"),
-            code,
-            self.sentLength,
-            duration,
-            user_agent,
-        )
+        with request_context(self.request_id):
+            self.synapse_site.access_logger.info(
+                '%s - %s - {%s} %s %s %s - %d %dB - %.3fs - "%s"',
+                self.get_client_ip_if_available(),
+                self.request_id,
+                self.get_authenticated_entity(),
+                method,
+                redact_uri(self.uri),
+                self.clientproto.decode("ascii", errors="replace"),
+                code,
+                self.sentLength,
+                duration,
+                user_agent,
+            )
 
     # --- who is asking ------------------------------------------------------------------
 
@@ -243,7 +243,7 @@ class SynapseSite(Site):
 
     def __init__(
         self,
-        resource: IResource,
+        resource: IResource | Resource,
         *,
         reactor: Any,
         site_tag: str = "http",
@@ -253,7 +253,7 @@ class SynapseSite(Site):
         request_id_header: str | None = None,
         timeout: float = 60,
     ) -> None:
-        super().__init__(resource, reactor=reactor, timeout=timeout)
+        super().__init__(cast(IResource, resource), reactor=reactor, timeout=timeout)
         self.site_tag = site_tag
         self.x_forwarded = x_forwarded
         self.max_request_body_size = max_request_body_size
