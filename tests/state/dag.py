@@ -45,6 +45,9 @@ class Dag:
     def id(self, name: str) -> str:
         return self.by_name[name].event_id
 
+    def by_id(self, event_id: str) -> EventBase:
+        return next(e for e in self.by_name.values() if e.event_id == event_id)
+
     def ids(self, *names: str) -> set[str]:
         return {self.id(n) for n in names}
 
