@@ -63,7 +63,7 @@ def _build(
     base = dag.create_room(users, members=USERS[1:])
     for i, action in enumerate(common):
         _apply(base, f"C{i}", action)
-    states = []
+    states: list[StateMap[str]] = []
     for f, fork_actions in enumerate(forks):
         fork = base.fork()
         for i, action in enumerate(fork_actions):
