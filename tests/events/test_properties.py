@@ -169,3 +169,36 @@ def test_canonical_json_refuses_out_of_range(value: dict, bad: Any, key: str) ->
         assert e.errcode == "M_BAD_JSON"
     else:
         raise AssertionError(f"{bad!r} was accepted")
+
+
+# Changes to fields the signature covers, keyed by field.
+ESSENTIAL_CHANGES: dict[str, Any] = {
+    "sender": "@mallory:domain",
+    "type": "m.room.other",
+    "depth": 99,
+    "origin_server_ts": 5,
+    "state_key": "changed",
+    "prev_events": [],
+    "auth_events": [],
+    "hashes": {"sha256": "changed"},
+}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rv=room_versions,
+    content=json_objects,
+    field=st.sampled_from(sorted(ESSENTIAL_CHANGES)),
+)
+def test_changing_an_essential_field_breaks_the_signature(
+    rv: RoomVersion, content: dict, field: str
+) -> None:
+    event = _build(rv, "m.room.message", content, None)
+    pdu = event.get_pdu_json()
+    pdu[field] = ESSENTIAL_CHANGES[field]
+    try:
+        verify_event_signature(rv, pdu, SERVER_NAME, spec_verify_keys())
+    except SynapseError as e:
+        assert e.code == 403
+    else:
+        raise AssertionError(f"changing {field} kept the signature valid")
