@@ -191,6 +191,8 @@ class AuthChainIndex:
                 link_bound[chain_id] = seq
 
         all_links = self._links
+        members_get = members.get
+        bound_get = link_bound.get
         done: dict[int, int] = {}
         todo = list(link_bound)
         while todo:
@@ -205,9 +207,9 @@ class AuthChainIndex:
                 origin, tc, ts = links[i]
                 if origin > bound:
                     break
-                if ts > members.get(tc, 0):
+                if ts > members_get(tc, 0):
                     members[tc] = ts
-                if ts > link_bound.get(tc, 0):
+                if ts > bound_get(tc, 0):
                     link_bound[tc] = ts
                     todo.append(tc)
                 i += 1
@@ -230,19 +232,19 @@ class AuthChainIndex:
         """
         if not state_sets:
             return set()
-        bounds = [self._chain_bounds(s) for s in state_sets]
-        lowest: dict[int, int] = {}
-        highest: dict[int, int] = {}
-        for chain_id in set().union(*bounds):
-            values = [b.get(chain_id, 0) for b in bounds]
-            lo, hi = min(values), max(values)
-            if lo != hi:
-                lowest[chain_id] = lo
-                highest[chain_id] = hi
+        # Auth chains distribute over union, and so do the bounds (as a per-chain max):
+        # the events common to every set are walked once, and only the rest per set.
+        common = set(state_sets[0]).intersection(*state_sets[1:])
+        shared = self._chain_bounds(common)
+        own = [self._chain_bounds(set(s) - common) for s in state_sets]
         chains = self._chains
         result: set[str] = set()
-        for chain_id, hi in highest.items():
-            result.update(chains[chain_id][lowest[chain_id] : hi])
+        for chain_id in set().union(*own):
+            base = shared.get(chain_id, 0)
+            values = [max(base, b.get(chain_id, 0)) for b in own]
+            lo, hi = min(values), max(values)
+            if lo != hi:
+                result.update(chains[chain_id][lo:hi])
         return result
 
     def position(self, event_id: str) -> tuple[int, int]:

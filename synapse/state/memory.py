@@ -19,7 +19,8 @@ class InMemoryStateResolutionStore:
     def add_events(self, events: Iterable[EventBase]) -> None:
         """Store events (any order; their auth events must be stored or among them)."""
         batch = list(events)
-        self.auth_chains.add_events(batch)
+        # Only state events can be auth events or in a state set: index only those.
+        self.auth_chains.add_events(e for e in batch if e.is_state())
         for event in batch:
             self._events[event.event_id] = event
 

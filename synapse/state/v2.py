@@ -47,13 +47,18 @@ def separate(
     A key is unconflicted when every state set has it with the same event.
     """
     first = state_sets[0]
-    unconflicted: MutableStateMap[str] = {}
-    conflicted: MutableStateMap[set[str]] = {}
     others = state_sets[1:]
+    unconflicted: MutableStateMap[str] = {}
     for key, event_id in first.items():
-        if all(s.get(key) == event_id for s in others):
+        for other in others:
+            if other.get(key) != event_id:
+                break
+        else:
             unconflicted[key] = event_id
+    conflicted: MutableStateMap[set[str]] = {}
     for state_set in state_sets:
+        if len(state_set) == len(unconflicted):
+            continue  # every key of this set is unconflicted
         for key, event_id in state_set.items():
             if key not in unconflicted:
                 conflicted.setdefault(key, set()).add(event_id)
