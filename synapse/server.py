@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from synapse.handlers.profile import ProfileHandler
     from synapse.handlers.register import RegistrationHandler
     from synapse.handlers.set_password import SetPasswordHandler
+    from synapse.notifier import Notifier
+    from synapse.persistence.context import StateHandler
+    from synapse.persistence.queue import EventsPersistenceQueue
     from synapse.storage.database import DatabasePool
     from synapse.storage.databases import Databases
 
@@ -147,3 +150,21 @@ class HomeServer:
         from synapse.handlers.set_password import SetPasswordHandler
 
         return SetPasswordHandler(self)
+
+    @cache_in_self
+    def get_notifier(self) -> Notifier:
+        from synapse.notifier import Notifier
+
+        return Notifier(self)
+
+    @cache_in_self
+    def get_state_handler(self) -> StateHandler:
+        from synapse.persistence.context import StateHandler
+
+        return StateHandler(self)
+
+    @cache_in_self
+    def get_persistence_queue(self) -> EventsPersistenceQueue:
+        from synapse.persistence.queue import EventsPersistenceQueue
+
+        return EventsPersistenceQueue(self)

@@ -77,6 +77,30 @@ class EventFederationStore:
             )
         txn.call_after(self._forward_extremities_cache.invalidate, room_id)
 
+    async def get_events_referenced_as_prev(self, event_ids: Collection[str]) -> set[str]:
+        """Those of ``event_ids`` that a stored (non-outlier) event cites as a prev event."""
+        if not event_ids:
+            return set()
+        return await self.db_pool.runInteraction(
+            "get_events_referenced_as_prev", self._get_events_referenced_as_prev_txn, event_ids
+        )
+
+    @staticmethod
+    def _get_events_referenced_as_prev_txn(
+        txn: LoggingTransaction, event_ids: Collection[str]
+    ) -> set[str]:
+        out: set[str] = set()
+        for chunk in batch_iter(event_ids):
+            clause, args = in_list("g.prev_event_id", chunk)
+            txn.execute(
+                "SELECT DISTINCT g.prev_event_id FROM event_edges AS g"
+                " INNER JOIN events AS e ON e.event_id = g.event_id"
+                f" WHERE {clause} AND e.outlier = 0",
+                args,
+            )
+            out.update(r[0] for r in txn.fetchall())
+        return out
+
     # --- depth and prev events ---------------------------------------------------------
     async def get_max_depth_of(self, event_ids: Collection[str]) -> tuple[str | None, int]:
         """The deepest of ``event_ids`` we hold and its depth (``(None, 0)`` if none)."""
