@@ -95,3 +95,16 @@ def reset_through_common_event(room_version: RoomVersion) -> Scenario:
     a.power_levels("PL3", BOB, _users(room_version, {ALICE: 100, BOB: 50, CHARLIE: 50}))
     b.state[(EventTypes.PowerLevels, "")] = pl1
     return dag, [a.state, b.state]
+
+
+def ban_by_member_who_left(room_version: RoomVersion) -> Scenario:
+    """Bob, a moderator, bans Evelyn on one fork; on the other Evelyn leaves. Bob then
+    leaves, and that leave is in both states (unconflicted)."""
+    dag = Dag(room_version)
+    base = dag.create_room(_users(room_version, {ALICE: 100, BOB: 50}), members=[BOB, EVELYN])
+    a, b = base.fork(), base.fork()
+    a.member("BAN", BOB, EVELYN, "ban")
+    b.member("EVELYN_LEAVES", EVELYN, EVELYN, "leave")
+    leave = b.member("BOB_LEAVES", BOB, BOB, "leave")
+    a.state[(EventTypes.Member, BOB)] = leave.event_id
+    return dag, [a.state, b.state]

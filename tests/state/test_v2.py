@@ -6,7 +6,7 @@ import pytest
 
 from synapse.api.constants import EventTypes
 from synapse.api.room_versions import RoomVersion, RoomVersions
-from synapse.events import EventBase
+from synapse.events import EventBase, make_event_from_dict
 from synapse.state.event_source import EventSource
 from synapse.state.memory import InMemoryStateResolutionStore
 from synapse.state.v2 import (
@@ -103,26 +103,24 @@ def test_v2_1_keeps_the_conflicted_state_subgraph() -> None:
 
 
 def test_v2_1_starts_the_iterative_auth_checks_from_empty_state() -> None:
-    """Bob's ban of Evelyn was sent when he was a moderator. In the unconflicted state
-    Bob has left the room (an unconflicted leave after the forks' power levels agree),
-    so v2 rejects the ban; v2.1 checks it against its own auth events and keeps it."""
-
-    def build(room_version: RoomVersion) -> tuple[Dag, list[StateMap[str]]]:
-        users = {BOB: 50} if room_version.hydra else {ALICE: 100, BOB: 50}
-        dag = Dag(room_version)
-        base = dag.create_room(users, members=[BOB, EVELYN])
-        a, b = base.fork(), base.fork()
-        a.member("BAN", BOB, EVELYN, "ban")
-        b.member("EVELYN_LEAVES", EVELYN, EVELYN, "leave")
-        # Bob leaves afterwards on both: the same event in both states.
-        leave = b.member("BOB_LEAVES", BOB, BOB, "leave")
-        a.state[member(BOB)] = leave.event_id
-        return dag, [a.state, b.state]
-
-    dag, states = build(RoomVersions.V11)
+    # v2 checks Bob's ban against the unconflicted state, where Bob has left.
+    dag, states = scenarios.ban_by_member_who_left(RoomVersions.V11)
     assert names(dag, resolve(dag, states))[member(EVELYN)] == "EVELYN_LEAVES"
-    dag, states = build(RoomVersions.V12)
+    # v2.1 checks it against its own auth events, where Bob is a joined moderator.
+    dag, states = scenarios.ban_by_member_who_left(RoomVersions.V12)
     assert names(dag, resolve(dag, states))[member(EVELYN)] == "BAN"
+
+
+def test_rejected_auth_events_are_not_used() -> None:
+    dag, states = scenarios.ban_by_member_who_left(RoomVersions.V12)
+    bob_join = dag.by_name["IMBOB"]
+    rejected = make_event_from_dict(
+        bob_join.get_pdu_json(), bob_join.room_version, rejected_reason="auth_error"
+    )
+    assert rejected.event_id == bob_join.event_id
+    stored = [rejected if e is bob_join else e for e in dag.events]
+    # Without Bob's membership the ban fails; Evelyn's own leave then applies.
+    assert names(dag, resolve(dag, states, stored=stored))[member(EVELYN)] == "EVELYN_LEAVES"
 
 
 def test_separate() -> None:
