@@ -278,7 +278,7 @@ def make_request(
     site: SynapseSite,
     method: str | bytes,
     path: str | bytes,
-    content: bytes | str | Mapping[str, Any] | list[Any] | None = b"",
+    content: object = b"",
     access_token: str | None = None,
     custom_headers: Iterable[tuple[str | bytes, str | bytes]] | None = None,
     shorthand: bool = True,

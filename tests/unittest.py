@@ -20,7 +20,7 @@ import inspect
 import logging
 import os
 import unittest
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from twisted.internet import defer
@@ -148,7 +148,7 @@ class HomeserverTestCase(TestCase):
         self,
         method: str | bytes,
         path: str | bytes,
-        content: bytes | str | Mapping[str, Any] | list[Any] | None = b"",
+        content: object = b"",
         access_token: str | None = None,
         shorthand: bool = True,
         federation_auth_origin: str | bytes | None = None,
@@ -254,6 +254,10 @@ class HomeserverTestCase(TestCase):
         if channel.code != 404:
             self.fail(f"Login failed: {channel.code} {channel.json_body}")
         user_id = self.get_success(self.hs.get_auth_handler().validate_login(body))
+        return self.create_access_token(user_id, device_id)
+
+    def create_access_token(self, user_id: str, device_id: str | None = None) -> str:
+        """A new device and access token for an existing user, without checking any password."""
         _device_id, token = self.get_success(
             self.hs.get_registration_handler().register_device(user_id, device_id, None)
         )

@@ -45,5 +45,5 @@ class ClientRestResource(JsonResource):
 
     @staticmethod
     def register_servlets(client_resource: JsonResource, hs: HomeServer) -> None:
-        for register in CLIENT_SERVLET_MODULES:
-            register(hs, client_resource)
+        for register_module in CLIENT_SERVLET_MODULES:
+            register_module(hs, client_resource)
