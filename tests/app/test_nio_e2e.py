@@ -1,0 +1,217 @@
+"""End to end: the real daemon on a loopback port, driven by matrix-nio and the admin script."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.request
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+try:
+    import nio
+except ImportError:  # pragma: no cover - the test extra installs it
+    nio = None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = REPO_ROOT + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+@unittest.skipIf(nio is None, "matrix-nio is not installed")
+class NioEndToEndTestCase(unittest.TestCase):
+    """Starts ``python -m synapse.app.homeserver`` with a generated SQLite config."""
+
+    def setUp(self) -> None:
+        self.dir = tempfile.TemporaryDirectory()
+        self.addCleanup(self.dir.cleanup)
+        self.config_path = os.path.join(self.dir.name, "homeserver.yaml")
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "synapse.app.homeserver",
+                "--generate-config",
+                "--server-name",
+                "localhost",
+                "--report-stats=no",
+                "--config-path",
+                self.config_path,
+            ],
+            cwd=self.dir.name,
+            env=_env(),
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        self.port = _free_port()
+        # A second config file overrides the listener and opens registration.
+        self.extra_path = os.path.join(self.dir.name, "test.yaml")
+        with open(self.extra_path, "w") as f:
+            f.write(
+                "listeners:\n"
+                f"  - port: {self.port}\n"
+                "    type: http\n"
+                "    tls: false\n"
+                "    bind_addresses: ['127.0.0.1']\n"
+                "    resources:\n"
+                "      - names: [client]\n"
+                "enable_registration: true\n"
+                "enable_registration_without_verification: true\n"
+                "bcrypt_rounds: 4\n"
+            )
+        self.log = open(os.path.join(self.dir.name, "stdout.log"), "wb")
+        self.addCleanup(self.log.close)
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "synapse.app.homeserver",
+                "--config-path",
+                self.config_path,
+                "--config-path",
+                self.extra_path,
+            ],
+            cwd=self.dir.name,
+            env=_env(),
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        self.addCleanup(self._stop)
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._wait_until_up()
+
+    def _stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def _wait_until_up(self) -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                self.fail(f"homeserver exited with {self.proc.returncode}: {self._output()}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/_matrix/client/versions", timeout=2):
+                    return
+            except OSError:
+                time.sleep(0.2)
+        self.fail(f"homeserver did not start: {self._output()}")
+
+    def _output(self) -> str:
+        self.log.flush()
+        with open(self.log.name, "rb") as f:
+            return f.read().decode("utf-8", errors="replace")[-4000:]
+
+    def _db_path(self) -> str:
+        return os.path.join(self.dir.name, "homeserver.db")
+
+    def test_client_flow(self) -> None:
+        asyncio.run(self._client_flow())
+
+    async def _client_flow(self) -> None:
+        assert nio is not None
+        client = nio.AsyncClient(self.url, "alice")
+        try:
+            resp = await client.register("alice", "wonderland", device_name="nio test")
+            self.assertIsInstance(resp, nio.RegisterResponse, resp)
+            self.assertEqual(resp.user_id, "@alice:localhost")
+
+            taken = await client.register("alice", "again")
+            self.assertIsInstance(taken, nio.ErrorResponse)
+            self.assertEqual(taken.status_code, "M_USER_IN_USE")
+
+            await client.close()
+            client = nio.AsyncClient(self.url, "@alice:localhost")
+            bad = await client.login("wrong password")
+            self.assertIsInstance(bad, nio.LoginError)
+            self.assertEqual(bad.status_code, "M_FORBIDDEN")
+
+            login = await client.login("wonderland", device_name="laptop")
+            self.assertIsInstance(login, nio.LoginResponse, login)
+            self.assertEqual(login.user_id, "@alice:localhost")
+
+            whoami = await client.whoami()
+            self.assertIsInstance(whoami, nio.WhoamiResponse, whoami)
+            self.assertEqual(whoami.user_id, "@alice:localhost")
+            self.assertEqual(whoami.device_id, login.device_id)
+
+            set_name = await client.set_displayname("Alice L.")
+            self.assertIsInstance(set_name, nio.ProfileSetDisplayNameResponse, set_name)
+            name = await client.get_displayname()
+            self.assertIsInstance(name, nio.ProfileGetDisplayNameResponse, name)
+            self.assertEqual(name.displayname, "Alice L.")
+
+            token = client.access_token
+            logout = await client.logout()
+            self.assertIsInstance(logout, nio.LogoutResponse, logout)
+            client.access_token = token
+            after = await client.whoami()
+            self.assertIsInstance(after, nio.WhoamiError)
+            self.assertEqual(after.status_code, "M_UNKNOWN_TOKEN")
+        finally:
+            await client.close()
+
+        # The database holds no usable token.
+        with sqlite3.connect(self._db_path()) as conn:
+            rows = conn.execute("SELECT token_hash FROM access_tokens").fetchall()
+        self.assertTrue(all(token not in row[0] for row in rows))
+
+    def test_register_new_matrix_user_script(self) -> None:
+        script = os.path.join(REPO_ROOT, "scripts", "register_new_matrix_user")
+        cmd = [
+            sys.executable,
+            script,
+            "-c",
+            self.config_path,
+            "-u",
+            "admin",
+            "-p",
+            "adminpass",
+            "-a",
+            self.url,
+        ]
+        result = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        self.assertIn("Success!", result.stdout)
+
+        with sqlite3.connect(self._db_path()) as conn:
+            row = conn.execute("SELECT admin FROM users WHERE name = '@admin:localhost'").fetchone()
+        self.assertEqual(row, (1,))
+
+        again = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        self.assertEqual(again.returncode, 1, again.stdout + again.stderr)
+        self.assertIn("already taken", again.stderr)
+        ok = subprocess.run([*cmd, "--exists-ok"], capture_output=True, text=True, timeout=60)
+        self.assertEqual(ok.returncode, 0, ok.stdout + ok.stderr)
+
+        asyncio.run(self._admin_login())
+
+    async def _admin_login(self) -> None:
+        assert nio is not None
+        client = nio.AsyncClient(self.url, "admin")
+        try:
+            login = await client.login("adminpass")
+            self.assertIsInstance(login, nio.LoginResponse, login)
+            self.assertEqual(login.user_id, "@admin:localhost")
+        finally:
+            await client.close()
