@@ -415,6 +415,17 @@ def test_v12_room_id_must_name_accepted_create_event() -> None:
     with pytest.raises(AuthError):
         event_auth.check_state_independent_auth_rules(bad, room.by_id)
 
+    # A room ID that names an m.room.create event with a non-empty state_key.
+    odd_create = room.make(
+        "m.room.create", CREATOR, {"room_version": "12"}, "odd", prev=[], auth=[], drop=["room_id"]
+    )
+    room.by_id[odd_create.event_id] = odd_create
+    room.room_id = "!" + odd_create.event_id[1:]
+    bad = room.make("m.room.message", MOD, {}, auth=[])
+    room.room_id = room.create_event.room_id
+    with pytest.raises(AuthError):
+        event_auth.check_state_independent_auth_rules(bad, room.by_id)
+
     # The create event was rejected.
     create = room.create_event
     room.by_id[create.event_id] = make_event_from_dict(
@@ -636,9 +647,13 @@ def test_restricted_joins(rv: RoomVersion, rule: str) -> None:
         event_auth.check_state_independent_auth_rules(
             _restricted_join(room, BOB, MOD, None), room.by_id
         )
-    # The authorising user is not joined.
-    room.force_member(CAROL, "invite")
-    rejected(room, _restricted_join(room, BOB, CAROL, "example.com"))
+    # The authorising user is not joined (though able to invite).
+    room.force_member(MOD, "invite")
+    rejected(room, _restricted_join(room, BOB, MOD, "example.com"))
+    room.force_member(MOD, "leave")
+    rejected(room, _restricted_join(room, BOB, MOD, "example.com"))
+    room.force_member(MOD, "join")
+    room.check(good)
     # The authorising user cannot invite (level 0 < 10).
     room.force_member(CAROL, "join")
     rejected(room, _restricted_join(room, BOB, CAROL, "example.com"))
@@ -857,7 +872,7 @@ def test_knock(rv: RoomVersion, rule: str) -> None:
         return
     room.add(event)
     # Only for oneself.
-    rejected(room, room.member(MOD, ALICE, "knock"))
+    rejected(room, room.member(CAROL, ALICE, "knock"))
     # Knocking again is fine; not when invited, joined or banned.
     room.check(room.member(BOB, BOB, "knock"))
     for membership in ("invite", "join", "ban"):
