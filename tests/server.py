@@ -370,6 +370,8 @@ def default_config(name: str = "test", parse: bool = False) -> Any:
     no_limit = {"per_second": 10000, "burst_count": 10000}
     config: dict[str, Any] = {
         "server_name": name,
+        # setup_test_homeserver puts the per-test database of tests.utils here.
+        "database": {"name": "sqlite3", "args": {"database": ":memory:"}},
         "report_stats": False,
         "public_baseurl": f"https://{name}/",
         "enable_registration": True,

@@ -302,6 +302,7 @@ class OptionsResource(Resource):
     isLeaf = True
 
     def render(self, request: Request) -> Any:
+        _set_metrics_name(request, self.__class__.__name__)
         if request.method == b"OPTIONS":
             respond_with_json(request, HTTPStatus.OK, {})
         else:

@@ -25,6 +25,10 @@ logger = logging.getLogger(__name__)
 # The largest request body a listener accepts unless told otherwise (JSON APIs).
 DEFAULT_MAX_REQUEST_BODY_SIZE = 200 * 1024
 
+# A body over the limit is read and thrown away up to this size before the connection
+# is closed, so that the client can read the 413; beyond it the connection is cut.
+MAX_DISCARDED_BODY_SIZE = 16 * 1024 * 1024
+
 # Status logged for requests whose client went away before the response was sent.
 CLIENT_CLOSED_REQUEST = 499
 
@@ -69,21 +73,30 @@ class SynapseRequest(Request):
 
     def gotLength(self, length: int | None) -> None:
         if length is not None and length > self.synapse_site.max_request_body_size:
-            self._reject_too_large()
+            self._reject_too_large(length)
             return
         super().gotLength(length)
 
     def handleContentChunk(self, data: bytes) -> None:
-        if self._body_too_large:
-            return
         self._body_size += len(data)
+        if self._body_too_large:
+            # Discarding the rest of the body; a client that keeps sending far more
+            # than the limit is cut off.
+            if self._body_size > MAX_DISCARDED_BODY_SIZE:
+                self.channel.loseConnection()
+            return
         if self._body_size > self.synapse_site.max_request_body_size:
-            self._reject_too_large()
+            self._reject_too_large(None)
             return
         super().handleContentChunk(data)
 
-    def _reject_too_large(self) -> None:
-        """Answer 413 M_TOO_LARGE at once and close the connection, without buffering the body."""
+    def _reject_too_large(self, declared_length: int | None) -> None:
+        """Answer 413 M_TOO_LARGE at once, without buffering the body.
+
+        The connection closes once the body has been read and thrown away (so that
+        clients which send the whole body before reading the answer see it), or at
+        once when the body declares itself bigger than ``MAX_DISCARDED_BODY_SIZE``.
+        """
         self._body_too_large = True
         self._completed = True
         body = encode_json_response(
@@ -116,10 +129,13 @@ class SynapseRequest(Request):
         transport: Any = self.channel.transport
         if transport is not None:
             transport.write(head + body)
-        self.channel.loseConnection()
+        if declared_length is not None and declared_length > MAX_DISCARDED_BODY_SIZE:
+            self.channel.loseConnection()
 
     def requestReceived(self, command: bytes, path: bytes, version: bytes) -> None:
         if self._body_too_large:
+            # The rejected body has been read: now close, as the 413 said.
+            self.channel.loseConnection()
             return
         super().requestReceived(command, path, version)
 

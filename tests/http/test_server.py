@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from twisted.internet import defer
+from twisted.web.resource import Resource
 from twisted.web.server import Request
 
 from synapse.api.errors import Codes, LimitExceededError, SynapseError
@@ -228,25 +229,62 @@ class BodySizeTestCase(ResourceTestBase):
         self.assertTrue(channel.disconnecting)
         self.assertEqual(self.calls, [])
 
-    def test_declared_length_rejected_before_body_arrives(self) -> None:
-        # Only the headers are sent: the answer comes before any of the body.
+    def _connect(self) -> tuple[FakeChannel, Any]:
         channel = FakeChannel(self.site, self.reactor)
         protocol: Any = self.site.buildProtocol(channel.getPeer())
         channel.protocol = protocol
         protocol.makeConnection(channel)
+        return channel, protocol
+
+    def test_declared_length_rejected_before_body_arrives(self) -> None:
+        # Only the headers are sent: the answer comes before any of the body.
+        channel, protocol = self._connect()
         protocol.dataReceived(
-            b"POST /_matrix/client/v3/upload HTTP/1.1\r\nHost: test\r\nContent-Length: 10000000\r\n\r\n"
+            b"POST /_matrix/client/v3/upload HTTP/1.1\r\nHost: test\r\nContent-Length: 5000\r\n\r\n"
         )
         self.assertEqual(channel.code, 413)
         self.assertEqual(channel.json_body["errcode"], Codes.TOO_LARGE)
+        self.assertEqual(channel.headers.getRawHeaders("Connection"), ["close"])
+        # The body is read and dropped, then the connection closes.
+        self.assertFalse(channel.disconnecting)
+        protocol.dataReceived(b"z" * 5000)
+        self.assertTrue(channel.disconnecting)
+        self.assertEqual(self.calls, [])
+
+    def test_huge_declared_length_closes_at_once(self) -> None:
+        channel, protocol = self._connect()
+        protocol.dataReceived(
+            b"POST /_matrix/client/v3/upload HTTP/1.1\r\nHost: test\r\nContent-Length: 1000000000\r\n\r\n"
+        )
+        self.assertEqual(channel.code, 413)
+        self.assertTrue(channel.disconnecting)
 
     def test_chunked_body_over_limit(self) -> None:
         channel = self.request("POST", "/_matrix/client/v3/upload", b"y" * 5000, chunked=True)
         self.assertEqual(channel.code, 413)
         self.assertEqual(channel.json_body["errcode"], Codes.TOO_LARGE)
+        self.assertTrue(channel.disconnecting)
         self.assertEqual(self.calls, [])
 
     def test_chunked_body_within_limit(self) -> None:
         channel = self.request("POST", "/_matrix/client/v3/upload", b"y" * 500, chunked=True)
         self.assertEqual(channel.code, 200)
         self.assertEqual(channel.json_body, {"size": 500})
+
+
+class _BrokenResource(Resource):
+    isLeaf = True
+
+    def render(self, request: Request) -> Any:
+        raise ValueError("render blew up")
+
+
+class SynchronousRenderErrorTestCase(TestCase):
+    def test_exception_in_render_is_json_500(self) -> None:
+        reactor, _clock = get_clock()
+        site = make_site(create_resource_tree({"/broken": _BrokenResource()}), reactor)
+        with self.assertLogs("synapse.http.server", level="ERROR"):
+            channel = make_request(reactor, site, "GET", "/broken")
+        self.assertEqual(channel.code, 500)
+        self.assertEqual(channel.json_body["errcode"], Codes.UNKNOWN)
+        self.assertEqual(channel.headers.getRawHeaders("Access-Control-Allow-Origin"), ["*"])

@@ -78,3 +78,14 @@ class ReactorTickTestCase(TestCase):
 
     def test_reactor_without_run_until_current(self) -> None:
         self.assertFalse(install_reactor_tick_metrics(object()))
+
+
+class MetricsMethodTestCase(HomeserverTestCase):
+    def create_resource_dict(self) -> dict[str, Resource]:
+        return {"/_synapse/metrics": MetricsResource()}
+
+    def test_only_get(self) -> None:
+        channel = self.make_request("POST", "/_synapse/metrics", {})
+        self.assertEqual(channel.code, 405)
+        self.assertEqual(channel.json_body["errcode"], "M_UNRECOGNIZED")
+        self.assertEqual(self.make_request("HEAD", "/_synapse/metrics").code, 200)
