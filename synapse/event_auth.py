@@ -213,7 +213,9 @@ def check_state_dependent_auth_rules(event: EventBase, auth_events: AuthEvents) 
         _check_create_event(event)
         return
 
-    state = _index_state(auth_events)
+    wanted = auth_types_for_event(room_version, event)
+    wanted.add((EventTypes.Create, ""))
+    state = _select_state(auth_events, wanted)
     for state_event in state.values():
         if state_event.room_id != event.room_id:
             raise _reject(f"State event {state_event.event_id} is in another room")
@@ -887,8 +889,25 @@ def _index_state(auth_events: AuthEvents) -> StateEvents:
     return state
 
 
+def _is_state_map(auth_events: AuthEvents) -> bool:
+    """Whether ``auth_events`` is a mapping keyed by (type, state_key)."""
+    if not isinstance(auth_events, Mapping):
+        return False
+    first_key = next(iter(auth_events), None)
+    return first_key is None or isinstance(first_key, tuple)
+
+
 def _as_state_map(auth_events: AuthEvents) -> StateEvents:
     """``auth_events`` as a state map, without copying one that already is."""
-    if isinstance(auth_events, dict) and all(isinstance(k, tuple) for k in auth_events):
+    if isinstance(auth_events, dict) and _is_state_map(auth_events):
         return auth_events
     return _index_state(auth_events)
+
+
+def _select_state(auth_events: AuthEvents, wanted: set[tuple[str, str]]) -> StateEvents:
+    """The entries of ``auth_events`` at the ``wanted`` keys (cheap for a large state map)."""
+    if _is_state_map(auth_events):
+        assert isinstance(auth_events, Mapping)
+        return {key: auth_events[key] for key in wanted if key in auth_events}
+    state = _index_state(auth_events)
+    return {key: state[key] for key in wanted if key in state}
