@@ -8,6 +8,7 @@ map, and the conflicted state subgraph joins the full conflicted set.
 from __future__ import annotations
 
 import heapq
+import logging
 from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,8 @@ from synapse.types import MutableStateMap, StateKey, StateMap
 
 if TYPE_CHECKING:
     from synapse.state import StateResolutionStore
+
+logger = logging.getLogger(__name__)
 
 CREATE_KEY: StateKey = (EventTypes.Create, "")
 POWER_KEY: StateKey = (EventTypes.PowerLevels, "")
@@ -88,7 +91,10 @@ async def resolve_events_with_store(
     if v2_1:
         full_conflicted |= await conflicted_subgraph(conflicted_ids, events)
     await events.load(full_conflicted)
-    full_conflicted = {e for e in full_conflicted if e in events.events}
+    missing = {e for e in full_conflicted if e not in events.events}
+    if missing:
+        logger.warning("State resolution in %s without %d unknown events", room_id, len(missing))
+        full_conflicted -= missing
 
     # Step 1: the power events and their auth chains within the full conflicted set.
     power_ids = {e for e in full_conflicted if is_power_event(events[e])}
@@ -287,6 +293,8 @@ async def iterative_auth_checks(
     resolved = dict(base_state)
     for event_id in event_ids:
         event = events[event_id]
+        if not event.is_state():
+            continue
         own: dict[StateKey, EventBase] = {}
         for auth_id in event.auth_event_ids():
             auth_event = events.get(auth_id)
