@@ -36,4 +36,7 @@ class InMemoryStateResolutionStore:
         return result
 
     async def get_auth_chain_difference(self, room_id: str, state_sets: list[set[str]]) -> set[str]:
-        return self.auth_chains.auth_chain_difference(state_sets)
+        """As the protocol says; events the store does not know are left out."""
+        index = self.auth_chains
+        known = [{e for e in s if e in index} for s in state_sets]
+        return index.auth_chain_difference(known)

@@ -88,9 +88,11 @@ async def resolve_events_with_store(
     full_conflicted = conflicted_ids | await events.auth_difference(
         [set(s.values()) for s in state_sets]
     )
-    if v2_1:
-        full_conflicted |= await conflicted_subgraph(conflicted_ids, events)
     await events.load(full_conflicted)
+    if v2_1:
+        known = {e for e in conflicted_ids if e in events.events}
+        full_conflicted |= await conflicted_subgraph(known, events)
+        await events.load(full_conflicted)
     missing = {e for e in full_conflicted if e not in events.events}
     if missing:
         logger.warning("State resolution in %s without %d unknown events", room_id, len(missing))

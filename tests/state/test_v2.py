@@ -86,6 +86,13 @@ class TestClassicForks:
         expected = resolve(dag, states)
         assert resolve(dag, states, event_map=tips, stored=stored) == expected
 
+    def test_unknown_conflicted_events_are_left_out(self, room_version: RoomVersion) -> None:
+        dag, states = scenarios.ban_vs_power_levels(room_version)
+        with_unknown = {**states[0], NAME: "$unknown:example.com"}
+        result = names(dag, resolve(dag, [with_unknown, states[1]]))
+        assert NAME not in result
+        assert result == names(dag, resolve(dag, states))
+
 
 @pytest.mark.parametrize("room_version", [RoomVersions.V10, RoomVersions.V11])
 def test_v2_resets_through_a_common_auth_event(room_version: RoomVersion) -> None:
