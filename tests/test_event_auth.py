@@ -1233,7 +1233,16 @@ def test_state_dependent_needs_create_event() -> None:
 
 MEMBERSHIPS = [None, "invite", "join", "leave", "ban", "knock"]
 JOIN_RULES = ["public", "invite", "knock", "restricted", "knock_restricted", "private"]
-PROPERTY_VERSIONS = [RoomVersions.V1, RoomVersions.V6, RoomVersions.V9, RoomVersions.V10]
+PROPERTY_VERSIONS = [
+    RoomVersions.V1,
+    RoomVersions.V6,
+    RoomVersions.V7,
+    RoomVersions.V8,
+    RoomVersions.V10,
+    RoomVersions.V11,
+    RoomVersions.V12,
+]
+INFINITY = float("inf")
 
 
 def model_membership_allowed(
@@ -1242,13 +1251,18 @@ def model_membership_allowed(
     sender_is_target: bool,
     sender_m: str | None,
     target_m: str | None,
-    sender_level: int,
-    target_level: int,
+    sender_level: float,
+    target_level: float,
     join_rule: str,
     levels: dict[str, int],
+    authoriser_m: str | None,
+    authoriser_level: float | None,
 ) -> bool:
-    """The membership rules restated as one boolean table, independently of event_auth
-    (no restricted authorisation: the join carries no join_authorised_via_users_server)."""
+    """The membership rules restated as one boolean table, independently of event_auth.
+
+    ``authoriser_level`` is None when the join names no join_authorised_via_users_server;
+    levels are floats so that a room version 12 creator can be infinitely powerful.
+    """
     knock_ok = rv.knock_join_rule
     if membership == "join":
         invite_like = {"invite"} | ({"knock"} if knock_ok else set())
@@ -1257,12 +1271,18 @@ def model_membership_allowed(
             restricted_like.add("restricted")
         if rv.knock_restricted_join_rule:
             restricted_like.add("knock_restricted")
+        authorised = (
+            authoriser_level is not None
+            and authoriser_m == "join"
+            and authoriser_level >= levels["invite"]
+        )
         return (
             sender_is_target
             and sender_m != "ban"
             and (
                 join_rule == "public"
                 or (join_rule in invite_like | restricted_like and sender_m in ("invite", "join"))
+                or (join_rule in restricted_like and authorised)
             )
         )
     if membership == "invite":
@@ -1296,7 +1316,7 @@ def model_membership_allowed(
 level_values = st.integers(min_value=-5, max_value=105)
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     rv=st.sampled_from(PROPERTY_VERSIONS),
     membership=st.sampled_from(["join", "invite", "leave", "ban", "knock", "other"]),
@@ -1309,6 +1329,11 @@ level_values = st.integers(min_value=-5, max_value=105)
     invite=level_values,
     kick=level_values,
     ban=level_values,
+    with_power_levels=st.booleans(),
+    creators=st.sets(st.sampled_from([ALICE, BOB, CAROL])),
+    authoriser=st.sampled_from([None, CAROL, MOD]),
+    authoriser_m=st.sampled_from(MEMBERSHIPS),
+    authoriser_level=level_values,
 )
 def test_membership_rules_agree_with_model(
     rv: RoomVersion,
@@ -1322,34 +1347,64 @@ def test_membership_rules_agree_with_model(
     invite: int,
     kick: int,
     ban: int,
+    with_power_levels: bool,
+    creators: set[str],
+    authoriser: str | None,
+    authoriser_m: str | None,
+    authoriser_level: int,
 ) -> None:
     sender = ALICE
     target = ALICE if sender_is_target else BOB
     if sender_is_target:
         target_m, target_level = sender_m, sender_level
+    if not rv.hydra:
+        creators = set()
     room = Room(rv)
-    room.create()
+    create_content: JsonDict = {"room_version": rv.identifier, "creator": CREATOR}
+    if rv.hydra:
+        create_content["additional_creators"] = sorted(creators)
+    room.create(create_content)
     room.store(room.member(CREATOR, CREATOR, "join"))
     levels = {"invite": invite, "kick": kick, "ban": ban}
-    users = {CREATOR: 100, sender: sender_level, target: target_level}
-    room.store(room.make("m.room.power_levels", CREATOR, {"users": users, **levels}, ""))
+    users = {sender: sender_level, target: target_level, CAROL: authoriser_level}
+    if with_power_levels:
+        users = {u: level for u, level in users.items() if u not in creators}
+        content = {"users": users, **levels}
+        room.store(room.make("m.room.power_levels", CREATOR, content, ""))
+    else:
+        levels = {"invite": 0, "kick": 50, "ban": 50}
     room.store(room.make("m.room.join_rules", CREATOR, {"join_rule": join_rule}, ""))
     if sender_m is not None:
         room.force_member(sender, sender_m)
     if target_m is not None and not sender_is_target:
         room.force_member(target, target_m)
+    if authoriser == CAROL and authoriser_m is not None:
+        room.force_member(CAROL, authoriser_m)
+    if authoriser == MOD:
+        # MOD has no membership at all.
+        authoriser_m = None
 
-    event = room.member(sender, target, membership)
+    def level(user: str) -> float:
+        if user in creators:
+            return INFINITY
+        return users.get(user, 0) if with_power_levels else 0
+
+    extra_content = {}
+    if authoriser is not None:
+        extra_content["join_authorised_via_users_server"] = authoriser
+    event = room.member(sender, target, membership, **extra_content)
     expected = model_membership_allowed(
         rv,
         membership,
         sender_is_target,
         sender_m,
         target_m,
-        sender_level,
-        target_level,
+        level(sender),
+        level(target),
         join_rule,
         levels,
+        authoriser_m,
+        None if authoriser is None else level(authoriser),
     )
     try:
         room.check(event)
@@ -1360,7 +1415,7 @@ def test_membership_rules_agree_with_model(
 
 
 def model_power_levels_allowed(
-    rv: RoomVersion, old: JsonDict, new: JsonDict, sender: str, sender_level: int
+    rv: RoomVersion, old: JsonDict, new: JsonDict, sender: str, sender_level: float
 ) -> bool:
     """Rules 9.5 to 9.9, restated over the union of keys of each section."""
 
@@ -1420,33 +1475,55 @@ level_sections = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     rv=st.sampled_from(PROPERTY_VERSIONS),
     old=level_sections,
     new=level_sections,
     sender_level=small_levels,
+    sender_is_creator=st.booleans(),
+    list_a_creator=st.booleans(),
 )
 def test_power_level_changes_agree_with_model(
-    rv: RoomVersion, old: JsonDict, new: JsonDict, sender_level: int
+    rv: RoomVersion,
+    old: JsonDict,
+    new: JsonDict,
+    sender_level: int,
+    sender_is_creator: bool,
+    list_a_creator: bool,
 ) -> None:
+    """Random changes of power levels, by a sender of random level (in room version 12,
+    possibly a creator), agree with the model; listing a creator fails in version 12."""
     sender = MOD
+    sender_is_creator = sender_is_creator and rv.hydra
     old = copy.deepcopy(old)
     new = copy.deepcopy(new)
-    old.setdefault("users", {})[sender] = sender_level
-    old["users"][CREATOR] = 100
     old.setdefault("events", {})["m.room.power_levels"] = 0
     new.setdefault("events", {}).setdefault("m.room.power_levels", 0)
+    old.setdefault("users", {})
     new.setdefault("users", {})
+    if not sender_is_creator:
+        old["users"][sender] = sender_level
+    if not rv.hydra:
+        old["users"][CREATOR] = 100
+        new["users"].setdefault(CREATOR, 100)
+    elif list_a_creator:
+        new["users"][CREATOR] = 0
+
     room = Room(rv)
-    room.create()
+    create_content: JsonDict = {"room_version": rv.identifier, "creator": CREATOR}
+    if sender_is_creator:
+        create_content["additional_creators"] = [sender]
+    room.create(create_content)
     room.store(room.member(CREATOR, CREATOR, "join"))
     room.store(room.make("m.room.power_levels", CREATOR, old, ""))
     room.force_member(sender, "join")
-    new["users"].setdefault(CREATOR, 100)
     event = room.make("m.room.power_levels", sender, new, "")
-    # The sender can send the event at all when the m.room.power_levels level (0) allows.
-    expected = model_power_levels_allowed(rv, old, new, sender, sender_level)
+
+    level = INFINITY if sender_is_creator else sender_level
+    expected = model_power_levels_allowed(rv, old, new, sender, level)
+    if rv.hydra and list_a_creator:
+        expected = False
     try:
         room.check(event)
         allowed = True
