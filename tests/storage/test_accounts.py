@@ -47,6 +47,7 @@ class RegistrationStoreTestCase(HomeserverTestCase):
         failure = self.get_failure(
             self.store.register_user("@a:test", password_hash="h2"), StoreError
         )
+        assert isinstance(failure.value, StoreError)
         self.assertEqual(failure.value.errcode, "M_USER_IN_USE")
         self.assertEqual(self.get_success(self.store.get_user_password_hash("@a:test")), "h1")
         self.assertEqual(self.get_success(self.store.count_all_users()), 1)

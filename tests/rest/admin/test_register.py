@@ -73,6 +73,7 @@ class SharedSecretRegisterTestCase(HomeserverTestCase):
         profile = self.get_success(
             self.hs.get_datastores().main.profile.get_profileinfo("@bob:test")
         )
+        assert profile is not None
         self.assertEqual(profile.display_name, "Bobby")
         self.login("bob", "abc123")
 
@@ -128,14 +129,15 @@ class SharedSecretRegisterTestCase(HomeserverTestCase):
     def test_bad_inputs(self) -> None:
         nonce = self._nonce()
         good = self._body(nonce)
-        for change in [
+        changes: list[JsonDict] = [
             {"username": 5},
             {"password": None},
             {"admin": "yes"},
             {"mac": 1},
             {"nonce": 1},
             {"username": "x" * 513},
-        ]:
+        ]
+        for change in changes:
             channel = self.make_request("POST", URL, {**good, **change})
             self.assertEqual(channel.code, 400, (change, channel.json_body))
             self.assertEqual(channel.json_body["errcode"], "M_BAD_JSON", change)

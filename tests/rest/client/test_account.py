@@ -97,11 +97,12 @@ class PasswordTestCase(HomeserverTestCase):
         self.assertTrue(self._can_login("monkey"))
 
     def test_bad_bodies(self) -> None:
-        for body in [
+        bodies: list[JsonDict] = [
             {"new_password": 5},
             {"new_password": "x", "logout_devices": "no"},
             {"new_password": "x", "auth": []},
-        ]:
+        ]
+        for body in bodies:
             channel = self._change(body)
             self.assertEqual(channel.code, 400, (body, channel.json_body))
             self.assertEqual(channel.json_body["errcode"], "M_BAD_JSON")

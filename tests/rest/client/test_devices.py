@@ -149,7 +149,13 @@ class DevicesTestCase(HomeserverTestCase):
         self.assertEqual(list(remaining), ["MAIN"])
 
     def test_delete_devices_bad_input(self) -> None:
-        for body in [{}, {"devices": "OTHER"}, {"devices": [1]}, {"devices": ["OTHER"], "auth": 3}]:
+        bodies: list[JsonDict] = [
+            {},
+            {"devices": "OTHER"},
+            {"devices": [1]},
+            {"devices": ["OTHER"], "auth": 3},
+        ]
+        for body in bodies:
             channel = self.make_request(
                 "POST",
                 "delete_devices",

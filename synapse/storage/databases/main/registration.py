@@ -236,8 +236,8 @@ class RegistrationStore:
         if self._next_guest_localpart is None:
 
             def _txn(txn: LoggingTransaction) -> int:
-                # '0' < every digit < ':' so this range holds the IDs starting with a digit.
-                txn.execute("SELECT name FROM users WHERE name >= '@0' AND name < '@:'")
+                clauses = " OR ".join(f"name LIKE '@{d}%'" for d in range(10))
+                txn.execute(f"SELECT name FROM users WHERE {clauses}")
                 highest = 0
                 for (name,) in txn.fetchall():
                     localpart = name[1:].split(":", 1)[0]
