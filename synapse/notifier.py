@@ -13,7 +13,6 @@ from collections.abc import Awaitable, Callable, Collection, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from twisted.internet import defer
-from twisted.internet.interfaces import IDelayedCall
 
 from synapse.api.constants import EventTypes, Membership
 from synapse.types import RoomStreamToken, StreamKeyType, StreamToken
@@ -248,7 +247,7 @@ class Notifier:
             timed_out = True
             d.cancel()
 
-        timer: IDelayedCall = self._clock.call_later(timeout_s, _on_timeout)
+        timer: Any = self._clock.call_later(timeout_s, _on_timeout)
         try:
             await d
         except defer.CancelledError:

@@ -268,6 +268,7 @@ class EventsPersistenceQueue:
                 next(iter(old_groups)), next(iter(new_groups)), contexts.values()
             )
         if delta is None:
+            new_state: Mapping[StateKey, str]
             if len(new_groups) == 1:
                 new_state = await self._state_store.get_state_ids_for_group(next(iter(new_groups)))
             else:

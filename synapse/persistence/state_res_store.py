@@ -51,7 +51,8 @@ class DatabaseStateResolutionStore:
         chains = [await self._federation.get_auth_chain_ids(s) for s in state_sets]
         if not chains:
             return set()
-        return set().union(*chains) - set.intersection(*chains)
+        common = set(chains[0]).intersection(*chains[1:])
+        return set().union(*chains) - common
 
     async def _get_index(self, room_id: str) -> AuthChainIndex:
         index = self._indexes.get(room_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from twisted.internet import defer
+from twisted.python.failure import Failure
 
 from synapse.api.constants import EventTypes
 from synapse.events import EventBase
@@ -275,7 +276,7 @@ class BatchingTestCase(DatabaseTestCase):
             raise RuntimeError("disk on fire")
 
         store = self.stores.persist_events
-        store._store_relations_txn = fail  # type: ignore[method-assign]
+        store._store_relations_txn = fail  # type: ignore[method-assign,assignment]
         self.get_failure(
             self.queue.persist_events(list(zip(events, contexts, strict=True))), RuntimeError
         )
@@ -322,7 +323,7 @@ class BatchingTestCase(DatabaseTestCase):
                 raise RuntimeError("bad event")
             real_relations(txn, evs)
 
-        store._store_relations_txn = failing_relations  # type: ignore[method-assign]
+        store._store_relations_txn = failing_relations  # type: ignore[method-assign,assignment]
         gate, batches = self._hold_first_batch()
         results = [
             defer.ensureDeferred(self.queue.persist_events([(e, c)]))
@@ -337,6 +338,7 @@ class BatchingTestCase(DatabaseTestCase):
         self.assertIsInstance(results[1].result, RoomStreamToken)
         failure = results[2].result
         results[2].addErrback(lambda _: None)
+        assert isinstance(failure, Failure)
         self.assertIsInstance(failure.value, RuntimeError)
         stored = self.get_success(self.stores.events.get_events([e.event_id for e in events]))
         self.assertEqual(set(stored), {events[0].event_id, events[1].event_id})

@@ -82,9 +82,9 @@ class EventReadsTestCase(DatabaseTestCase):
         )
         events, prev_batch = result[self.room.room_id]
         self.assertEqual([e.event_id for e in events], [m.event_id for m in msgs[2:]])
-        self.assertEqual(
-            prev_batch, RoomStreamToken(stream=msgs[2].internal_metadata.stream_ordering - 1)
-        )
+        first_stream = msgs[2].internal_metadata.stream_ordering
+        assert first_stream is not None
+        self.assertEqual(prev_batch, RoomStreamToken(stream=first_stream - 1))
         self.assertEqual([e.event_id for e in result[other.room_id][0]], [other_msg.event_id])
         self.assertEqual(result[quiet.room_id], ([], mid))
         # The quiet room is answered from memory.
@@ -113,9 +113,9 @@ class EventReadsTestCase(DatabaseTestCase):
             seen.extend(e.event_id for e in page)
         ids = [m.event_id for m in msgs]
         self.assertEqual(seen[:7], list(reversed(ids)))
-        self.assertEqual(
-            self.get_success(self.stores.events.get_event(seen[7])).type, EventTypes.Member
-        )  # type: ignore[union-attr]
+        eighth = self.get_success(self.stores.events.get_event(seen[7]))
+        assert eighth is not None
+        self.assertEqual(eighth.type, EventTypes.Member)
 
         # Forwards from the token just before msgs[2], up to the end.
         start = self.get_success(
