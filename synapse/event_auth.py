@@ -12,6 +12,17 @@ The checks are split in two, as the server-server API's checks on receipt of a P
   size limits, the room ID of room version 12);
 - ``check_state_dependent_auth_rules``: every other rule, against a given room state
   (the event's auth events, the state before it, or the current state).
+
+Where the spec leaves a case open, these rules decide it:
+
+- A room without an ``m.room.join_rules`` event has the join rule ``invite``.
+- A power levels event whose values cannot be read as power levels in the room version
+  (a string that is not an integer, a boolean, a float from version 6) is rejected,
+  since the rules cannot compare them. When such a value is read from the room state it
+  counts as absent (the default applies).
+- Rule 4.2 (``join_authorised_via_users_server``) checks that the authorising server's
+  signature is present; checking it is valid needs keys and is part of the signature
+  checks done on receipt.
 """
 
 from __future__ import annotations

@@ -1227,6 +1227,72 @@ def test_state_dependent_needs_create_event() -> None:
         event_auth.check_state_dependent_auth_rules(event, state)
 
 
+@versions()
+def test_soft_fail_against_current_state(rv: RoomVersion) -> None:
+    """An event its auth events allow can still fail against a later state."""
+    room = new_room(rv)
+    room.set_member(ALICE, ALICE, "join")
+    message = room.make("m.room.message", ALICE, {"body": "hi"})
+    room.set_member(MOD, ALICE, "ban")
+    # Allowed by the state it cites...
+    event_auth.check_auth_rules_for_event(message, room.by_id)
+    # ...but not by the current state.
+    with pytest.raises(AuthError):
+        event_auth.check_state_dependent_auth_rules(message, room.state)
+
+
+@versions()
+def test_state_dependent_accepts_any_shape_of_state(rv: RoomVersion) -> None:
+    room = new_room(rv)
+    event = room.make("m.room.topic", MOD, {"topic": "x"}, "")
+    event_auth.check_state_dependent_auth_rules(event, room.state)
+    event_auth.check_state_dependent_auth_rules(event, list(room.state.values()))
+    event_auth.check_state_dependent_auth_rules(event, iter(room.state.values()))
+    event_auth.check_state_dependent_auth_rules(event, {e.event_id: e for e in room.state.values()})
+    # Extra state (other users, unrelated keys) is ignored.
+    room.force_member(BOB, "ban")
+    event_auth.check_state_dependent_auth_rules(event, room.state)
+
+
+@versions()
+def test_state_independent_ignores_state(rv: RoomVersion) -> None:
+    """The state-independent rules pass an event whose sender is not in the room."""
+    room = new_room(rv)
+    event = room.make("m.room.message", ALICE, {})
+    event_auth.check_state_independent_auth_rules(event, room.by_id)
+    with pytest.raises(AuthError):
+        event_auth.check_state_dependent_auth_rules(event, room.state)
+
+
+def test_v12_state_must_hold_the_rooms_create_event() -> None:
+    rv = RoomVersions.V12
+    room = new_room(rv)
+    other = Room(rv)
+    other.create({"room_version": "12", "m.federate": True})
+    event = room.make("m.room.message", MOD, {})
+    state = dict(room.state)
+    state[("m.room.create", "")] = other.create_event
+    with pytest.raises(AuthError):
+        event_auth.check_state_dependent_auth_rules(event, state)
+    state[("m.room.create", "")] = make_event_from_dict(
+        room.create_event.get_pdu_json(), rv, rejected_reason="bad"
+    )
+    with pytest.raises(AuthError):
+        event_auth.check_state_dependent_auth_rules(event, state)
+    event_auth.check_state_dependent_auth_rules(event, room.state)
+
+
+@versions()
+def test_create_event_checks(rv: RoomVersion) -> None:
+    """The create event passes both halves; the other half is a no-op for it."""
+    room, create = _create(rv)
+    event_auth.check_state_independent_auth_rules(create, {})
+    event_auth.check_state_dependent_auth_rules(create, [])
+    room, bad = _create(rv, prev=["$x:example.com" if rv.event_ids_in_events else "$x"])
+    with pytest.raises(AuthError):
+        event_auth.check_state_dependent_auth_rules(bad, [])
+
+
 # ======================================================================================
 # Property tests
 # ======================================================================================
