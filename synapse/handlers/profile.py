@@ -67,6 +67,10 @@ class ProfileHandler:
     ) -> None:
         """Set a display name; an empty one clears it. Only the user (or an admin) may."""
         await self._check_may_change(target_user, requester, by_admin, "displayname")
+        if not by_admin and not self.hs.config.server.enable_set_displayname:
+            raise SynapseError(
+                400, "Changing display name is disabled on this server", Codes.FORBIDDEN
+            )
         if len(new_displayname) > MAX_DISPLAYNAME_LEN:
             raise SynapseError(
                 400, f"Displayname is too long (max {MAX_DISPLAYNAME_LEN})", Codes.BAD_JSON
@@ -84,6 +88,8 @@ class ProfileHandler:
     ) -> None:
         """Set an avatar URL; an empty one clears it. Only the user (or an admin) may."""
         await self._check_may_change(target_user, requester, by_admin, "avatar_url")
+        if not by_admin and not self.hs.config.server.enable_set_avatar_url:
+            raise SynapseError(400, "Changing avatar is disabled on this server", Codes.FORBIDDEN)
         if len(new_avatar_url) > MAX_AVATAR_URL_LEN:
             raise SynapseError(
                 400, f"Avatar URL is too long (max {MAX_AVATAR_URL_LEN})", Codes.BAD_JSON

@@ -36,7 +36,6 @@ class RegistrationHandler:
     async def check_username(
         self,
         localpart: str,
-        guest_access_token: str | None = None,
         inhibit_user_in_use_error: bool = False,
     ) -> None:
         """Raise unless ``localpart`` may name a new account.

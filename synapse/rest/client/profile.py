@@ -26,13 +26,21 @@ AVATAR_URL_SCHEMA: JsonDict = {
 }
 
 
+async def _maybe_require_auth(hs: HomeServer, request: Request) -> None:
+    """With ``require_auth_for_profile_requests``, profiles are shown only to users."""
+    if hs.config.server.require_auth_for_profile_requests:
+        await hs.get_auth().get_user_by_req(request, allow_guest=True)
+
+
 class ProfileRestServlet(RestServlet):
     PATTERNS = client_patterns("/profile/(?P<user_id>[^/]*)$", v1=True)
 
     def __init__(self, hs: HomeServer) -> None:
+        self.hs = hs
         self.profile_handler = hs.get_profile_handler()
 
     async def on_GET(self, request: Request, user_id: str) -> tuple[int, JsonDict]:
+        await _maybe_require_auth(self.hs, request)
         return 200, await self.profile_handler.get_profile(user_id)
 
 
@@ -41,9 +49,11 @@ class ProfileDisplaynameRestServlet(RestServlet):
 
     def __init__(self, hs: HomeServer) -> None:
         self.auth = hs.get_auth()
+        self.hs = hs
         self.profile_handler = hs.get_profile_handler()
 
     async def on_GET(self, request: Request, user_id: str) -> tuple[int, JsonDict]:
+        await _maybe_require_auth(self.hs, request)
         displayname = await self.profile_handler.get_displayname(UserID.from_string(user_id))
         return 200, {"displayname": displayname} if displayname is not None else {}
 
@@ -63,9 +73,11 @@ class ProfileAvatarURLRestServlet(RestServlet):
 
     def __init__(self, hs: HomeServer) -> None:
         self.auth = hs.get_auth()
+        self.hs = hs
         self.profile_handler = hs.get_profile_handler()
 
     async def on_GET(self, request: Request, user_id: str) -> tuple[int, JsonDict]:
+        await _maybe_require_auth(self.hs, request)
         avatar_url = await self.profile_handler.get_avatar_url(UserID.from_string(user_id))
         return 200, {"avatar_url": avatar_url} if avatar_url is not None else {}
 

@@ -97,7 +97,9 @@ class RegisterRestServlet(RestServlet):
         username = body.get("username")
         if username is not None:
             body["username"] = username = username.lower()
-            await self.registration_handler.check_username(username)
+            await self.registration_handler.check_username(
+                username, inhibit_user_in_use_error=self.config.inhibit_user_in_use_error
+            )
 
         # The password never goes into the session's stored request: only its hash does.
         try:
@@ -191,7 +193,10 @@ class UsernameAvailabilityRestServlet(RestServlet):
         )
         username = parse_string(request, "username", required=True)
         assert username is not None
-        await self.registration_handler.check_username(username)
+        await self.registration_handler.check_username(
+            username,
+            inhibit_user_in_use_error=self.hs.config.registration.inhibit_user_in_use_error,
+        )
         return 200, {"available": True}
 
 

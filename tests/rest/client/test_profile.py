@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from synapse.rest.client import login, profile
-from tests.unittest import HomeserverTestCase
+from tests.unittest import HomeserverTestCase, override_config
 
 
 class ProfileTestCase(HomeserverTestCase):
@@ -114,3 +114,23 @@ class ProfileTestCase(HomeserverTestCase):
         self.assertEqual(channel.code, 200, channel.json_body)
         channel = self.make_request("GET", f"profile/{self.other_id}/displayname")
         self.assertEqual(channel.json_body, {"displayname": "Miss Piggy"})
+
+    @override_config({"enable_set_displayname": False, "enable_set_avatar_url": False})
+    def test_changes_disabled(self) -> None:
+        for field in ("displayname", "avatar_url"):
+            channel = self.make_request(
+                "PUT", f"profile/{self.user_id}/{field}", {field: "x"}, access_token=self.token
+            )
+            self.assertEqual(channel.code, 400, channel.json_body)
+            self.assertEqual(channel.json_body["errcode"], "M_FORBIDDEN")
+        channel = self.make_request("GET", f"profile/{self.user_id}")
+        self.assertEqual(channel.json_body, {"displayname": "kermit"})
+
+    @override_config({"require_auth_for_profile_requests": True})
+    def test_require_auth_for_profile_requests(self) -> None:
+        for path in ["", "/displayname", "/avatar_url"]:
+            channel = self.make_request("GET", f"profile/{self.user_id}{path}")
+            self.assertEqual(channel.code, 401, (path, channel.json_body))
+            self.assertEqual(channel.json_body["errcode"], "M_MISSING_TOKEN")
+        channel = self.make_request("GET", f"profile/{self.user_id}", access_token=self.other_token)
+        self.assertEqual(channel.code, 200, channel.json_body)

@@ -288,6 +288,13 @@ class UsernameAvailableTestCase(HomeserverTestCase):
         self.assertEqual(channel.code, 400, channel.json_body)
         self.assertEqual(channel.json_body["errcode"], "M_MISSING_PARAM")
 
+    @override_config({"inhibit_user_in_use_error": True})
+    def test_inhibit_user_in_use_error(self) -> None:
+        self.register_user("taken", "pw")
+        channel = self.make_request("GET", "register/available?username=taken")
+        self.assertEqual(channel.code, 200, channel.json_body)
+        self.assertEqual(channel.json_body, {"available": True})
+
     @override_config({"enable_registration": False})
     def test_disabled(self) -> None:
         channel = self.make_request("GET", "register/available?username=newname")
