@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from http import HTTPStatus
@@ -268,8 +269,40 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _parse_finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range")
+    return value
+
+
+# An escaped UTF-16 surrogate: only a pair of them makes a character.
+_SURROGATE_ESCAPE_RE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    """Whether a decoded JSON value holds a string (or key) that is not valid Unicode."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
 def parse_json_value_from_request(request: Request, allow_empty_body: bool = False) -> Any:
     """The request body as JSON; M_NOT_JSON unless it is valid UTF-8 JSON.
+
+    Also refused: ``NaN``/``Infinity``, numbers too big for a float, and strings with
+    an unpaired UTF-16 surrogate escape, none of which can be sent back as JSON.
 
     With ``allow_empty_body`` an empty body gives ``None``.
     """
@@ -278,9 +311,14 @@ def parse_json_value_from_request(request: Request, allow_empty_body: bool = Fal
         return None
     try:
         text = content.decode("utf-8")
-        return json.loads(text, parse_constant=_reject_constant)
+        value = json.loads(text, parse_constant=_reject_constant, parse_float=_parse_finite_float)
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise SynapseError(HTTPStatus.BAD_REQUEST, "Content not JSON.", Codes.NOT_JSON)
+    if _SURROGATE_ESCAPE_RE.search(text) and _has_lone_surrogate(value):
+        raise SynapseError(
+            HTTPStatus.BAD_REQUEST, "Content not JSON: unpaired surrogate.", Codes.NOT_JSON
+        )
+    return value
 
 
 def parse_json_object_from_request(request: Request, allow_empty_body: bool = False) -> JsonDict:

@@ -88,6 +88,13 @@ class ServletParsingTestCase(HomeserverTestCase):
             channel = self.make_request("POST", "echo", body)
             self.assert_error(channel, Codes.NOT_JSON)
 
+    def test_json_edge_cases_accepted(self) -> None:
+        body = b'{"emoji": "\\ud83d\\ude00", "big": 12345678901234567890, "f": 1.5e300, "nested": [[[]]]}'
+        channel = self.make_request("POST", "echo", body)
+        self.assertEqual(channel.code, 200, channel.json_body)
+        self.assertEqual(channel.json_body["emoji"], "\U0001f600")
+        self.assertEqual(channel.json_body["big"], 12345678901234567890)
+
     def test_json_that_is_not_an_object(self) -> None:
         for body in (b"[]", b"1", b'"text"', b"null"):
             channel = self.make_request("POST", "echo", body)
