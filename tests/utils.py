@@ -11,11 +11,14 @@ PostgreSQL database cloned from a template prepared once per process (host and u
 from __future__ import annotations
 
 import atexit
+import concurrent.futures
 import itertools
 import os
 import threading
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 from twisted.internet.testing import MemoryReactorClock
@@ -31,8 +34,12 @@ POSTGRES_PORT = os.environ.get("SYNAPSE_POSTGRES_PORT")
 _RUN_ID = f"{os.getpid()}_{uuid.uuid4().hex[:8]}"
 _TEMPLATE_NAME = f"synapse_test_tmpl_{_RUN_ID}"
 _counter = itertools.count()
-_template_lock = threading.Lock()
+_lock = threading.Lock()
 _template_ready = False
+# Background threads clone the next test's database while a test runs, and drops
+# finished ones, so that a test rarely waits for either.
+_admin_thread: concurrent.futures.ThreadPoolExecutor | None = None
+_next_database: concurrent.futures.Future[str] | None = None
 
 
 def setup_test_database_config() -> dict[str, Any]:
@@ -40,21 +47,32 @@ def setup_test_database_config() -> dict[str, Any]:
     ``SYNAPSE_POSTGRES=1`` a new PostgreSQL database with the current schema."""
     if not USE_POSTGRES:
         return {"name": "sqlite3", "args": {"database": ":memory:"}}
-    _ensure_template()
-    name = f"synapse_test_{_RUN_ID}_{next(_counter)}"
-    _admin_execute(f"CREATE DATABASE {name} WITH TEMPLATE {_TEMPLATE_NAME}")
-    return _postgres_config(name)
+    global _next_database
+    with _lock:
+        executor = _ensure_template()
+        future = _next_database or executor.submit(_clone_template)
+        _next_database = executor.submit(_clone_template)
+    return _postgres_config(future.result())
 
 
 def cleanup_test_database(database_config: Mapping[str, Any]) -> None:
     """Drop a test database made by :func:`setup_test_database_config` (a no-op for SQLite).
 
-    Connections still open to it are ended, so a forgotten pool cannot keep it alive.
+    The drop happens in the background; connections still open to the database are
+    ended, so a forgotten pool cannot keep it alive.
     """
     if database_config.get("name") != "psycopg2":
         return
     name = database_config["args"]["database"]
-    _admin_execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    with _lock:
+        executor = _ensure_template()
+        executor.submit(_admin_execute, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def _clone_template() -> str:
+    name = f"synapse_test_{_RUN_ID}_{next(_counter)}"
+    _admin_execute(f"CREATE DATABASE {name} WITH TEMPLATE {_TEMPLATE_NAME}")
+    return name
 
 
 def _postgres_config(database: str) -> dict[str, Any]:
@@ -62,6 +80,8 @@ def _postgres_config(database: str) -> dict[str, Any]:
         "database": database,
         "user": POSTGRES_USER,
         "host": POSTGRES_HOST,
+        # No test needs its commits to survive a crash of the server.
+        "options": "-c synchronous_commit=off",
         "cp_min": 1,
         "cp_max": 5,
     }
@@ -86,27 +106,57 @@ def _admin_execute(sql: str) -> None:
         conn.close()
 
 
-def _ensure_template() -> None:
-    """Create and prepare this process's template database, once."""
-    global _template_ready
-    with _template_lock:
-        if _template_ready:
-            return
-        from synapse.storage.database import make_conn
-        from synapse.storage.engines import create_engine
-        from synapse.storage.prepare_database import prepare_database
+def _ensure_template() -> concurrent.futures.ThreadPoolExecutor:
+    """Create and prepare this process's template database, once (call with ``_lock``)."""
+    global _template_ready, _admin_thread
+    if _admin_thread is not None and _template_ready:
+        return _admin_thread
+    from synapse.storage.database import make_conn
+    from synapse.storage.engines import create_engine
+    from synapse.storage.prepare_database import prepare_database
 
-        _admin_execute(
-            f"CREATE DATABASE {_TEMPLATE_NAME} ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0"
+    _admin_execute(
+        f"CREATE DATABASE {_TEMPLATE_NAME} ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0"
+    )
+    atexit.register(_drop_leftovers)
+    engine = create_engine(_postgres_config(_TEMPLATE_NAME))
+    db_conn = make_conn(engine, "prepare_template")
+    try:
+        prepare_database(db_conn, engine)
+    finally:
+        db_conn.close()
+    _admin_thread = concurrent.futures.ThreadPoolExecutor(
+        max_workers=2, thread_name_prefix="test-db-admin"
+    )
+    _template_ready = True
+    return _admin_thread
+
+
+def _drop_leftovers() -> None:
+    """At exit: drop the database cloned for a test that never came, and the template."""
+    if _admin_thread is not None:
+        _admin_thread.shutdown(wait=True)
+    if _next_database is not None and _next_database.exception() is None:
+        _admin_execute(f"DROP DATABASE IF EXISTS {_next_database.result()} WITH (FORCE)")
+    _admin_execute(f"DROP DATABASE IF EXISTS {_TEMPLATE_NAME} WITH (FORCE)")
+
+
+@dataclass
+class DatabaseConfigStandIn:
+    """What the storage layer reads of ``synapse.config.database.DatabaseConnectionConfig``."""
+
+    name: str
+    config: dict[str, Any]
+
+
+def stand_in_homeserver_config(database_config: dict[str, Any]) -> Any:
+    """A config object with only ``database.databases``: enough for ``HomeServer`` to
+    build its databases in storage tests that need no other section."""
+    return SimpleNamespace(
+        database=SimpleNamespace(
+            databases=[DatabaseConfigStandIn(database_config["name"], database_config)]
         )
-        atexit.register(_admin_execute, f"DROP DATABASE IF EXISTS {_TEMPLATE_NAME} WITH (FORCE)")
-        engine = create_engine(_postgres_config(_TEMPLATE_NAME))
-        db_conn = make_conn(engine, "prepare_template")
-        try:
-            prepare_database(db_conn, engine)
-        finally:
-            db_conn.close()
-        _template_ready = True
+    )
 
 
 class FakeThreadPool:

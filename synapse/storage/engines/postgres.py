@@ -120,6 +120,10 @@ class PostgresEngine(BaseDatabaseEngine):
         return _convert_param_style(sql)
 
     def is_retryable_error(self, exc: BaseException) -> bool:
+        if isinstance(
+            exc, (psycopg2.errors.SerializationFailure, psycopg2.errors.DeadlockDetected)
+        ):
+            return True
         return isinstance(exc, psycopg2.Error) and exc.pgcode in _RETRYABLE_SQLSTATES
 
     def is_connection_closed(self, conn: Connection) -> bool:

@@ -1,0 +1,1 @@
+"""Storage helpers shared by the stores (stream id generators, ...)."""
