@@ -56,6 +56,9 @@ class EventsPersistenceQueue:
         self._instance_name = "master"
         self._queues: dict[str, deque[_QueueItem]] = {}
         self._callbacks: list[PostPersistCallback] = []
+        # (highest stream ordering, live events) of committed batches not yet announced.
+        self._pending_notifications: list[tuple[int, list[EventBase]]] = []
+        self._stream_store.stream_id_generator.add_advance_listener(self._flush_notifications)
 
     def add_post_persist_callback(self, cb: PostPersistCallback) -> None:
         """Call ``cb(events, max_stream_token)`` after each committed batch of live events."""
@@ -178,26 +181,40 @@ class EventsPersistenceQueue:
                     event.internal_metadata.stream_ordering = stream_id
                     event.internal_metadata.instance_name = self._instance_name
                 await self._persist_store.persist_batch(batch)
+                if not backfilled:
+                    live = [
+                        e
+                        for e in events
+                        if not e.internal_metadata.is_outlier()
+                        or e.internal_metadata.out_of_band_membership
+                    ]
+                    if live:
+                        self._pending_notifications.append((max(stream_ids), live))
         except BaseException:
             self._state_handler.state_res_store.forget_room(room_id)
             raise
+        self._flush_notifications()
 
-        if backfilled:
+    def _flush_notifications(self, _token: int | None = None) -> None:
+        """Tell the notifier and callbacks about the batches that the stream position now
+        covers. A batch that commits while one with lower stream orderings is still being
+        written waits here, so that a woken reader can always see it."""
+        if not self._pending_notifications:
             return
-        live = [
-            e
-            for e in events
-            if not e.internal_metadata.is_outlier() or e.internal_metadata.out_of_band_membership
-        ]
-        if not live:
+        current = self._stream_store.get_room_max_stream_ordering()
+        ready = [p for p in self._pending_notifications if p[0] <= current]
+        if not ready:
             return
-        max_token = self._stream_store.get_room_max_token()
-        self._hs.get_notifier().on_new_room_events(live, max_token)
-        for cb in self._callbacks:
-            try:
-                cb(live, max_token)
-            except Exception:
-                logger.exception("Post-persist callback failed")
+        self._pending_notifications = [p for p in self._pending_notifications if p[0] > current]
+        max_token = RoomStreamToken(stream=current)
+        notifier = self._hs.get_notifier()
+        for _, live in ready:
+            notifier.on_new_room_events(live, max_token)
+            for cb in self._callbacks:
+                try:
+                    cb(live, max_token)
+                except Exception:
+                    logger.exception("Post-persist callback failed")
 
     async def _drop_persisted(
         self, events_and_contexts: EventsAndContexts

@@ -342,3 +342,29 @@ class BatchingTestCase(DatabaseTestCase):
         self.assertIsInstance(failure.value, RuntimeError)
         stored = self.get_success(self.stores.events.get_events([e.event_id for e in events]))
         self.assertEqual(set(stored), {events[0].event_id, events[1].event_id})
+
+    def test_notified_only_once_lower_orderings_are_written(self) -> None:
+        other = RoomMaker(self.hs, self.get_success, name="other")
+        other.create()
+        notifier = self.hs.get_notifier()
+        woken: list[tuple[str, int]] = []
+        notifier.add_new_room_events_callback(
+            lambda evs, tok: woken.extend((e.room_id, tok.stream) for e in evs)
+        )
+
+        first = self.room.make(EventTypes.Message, ALICE, {"body": "slow"})
+        second = other.make(EventTypes.Message, ALICE, {"body": "fast"})
+        c1, c2 = self.room.context_for(first), other.context_for(second)
+        gate, _ = self._hold_first_batch()
+        d1 = defer.ensureDeferred(self.queue.persist_events([(first, c1)]))
+        self.reactor.advance(0)
+        d2 = defer.ensureDeferred(self.queue.persist_events([(second, c2)]))
+        self.reactor.advance(0)
+        # The second room's event is written, but the stream cannot pass the first's yet.
+        self.assertTrue(d2.called)
+        self.assertEqual(woken, [])
+        gate.callback(None)
+        self.reactor.advance(0)
+        self.assertTrue(d1.called)
+        top = second.internal_metadata.stream_ordering
+        self.assertEqual(sorted(woken), sorted([(self.room.room_id, top), (other.room_id, top)]))

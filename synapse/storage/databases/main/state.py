@@ -15,7 +15,7 @@ from synapse.api.constants import EventTypes
 from synapse.api.errors import NotFoundError
 from synapse.storage.databases.main._events_sql import batch_iter, in_list
 from synapse.storage.state_filter import StateFilter
-from synapse.types import MutableStateMap, StateKey, StateMap
+from synapse.types import StateKey, StateMap
 from synapse.util.caches.lrucache import LruCache
 
 if TYPE_CHECKING:
@@ -355,9 +355,3 @@ class StateStore:
     def set_cached_group_state(self, state_group: int, state: Mapping[StateKey, str]) -> None:
         """Prime the group cache with a group's known full state."""
         self._group_state_cache.set(state_group, state)
-
-
-def apply_delta(state: StateMap[str], delta: StateMap[str]) -> MutableStateMap[str]:
-    out = dict(state)
-    out.update(delta)
-    return out
