@@ -41,7 +41,7 @@ class HarnessTestCase(HomeserverTestCase):
     def test_json_body_of_non_json_fails_clearly(self) -> None:
         channel = make_request(self.reactor, self.site, "GET", "/chunked")
         with self.assertRaises(AssertionError):
-            channel.json_body
+            _ = channel.json_body
 
     def test_default_config(self) -> None:
         self.assertEqual(self.hs.hostname, "test")
