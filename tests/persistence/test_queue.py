@@ -9,6 +9,7 @@ from twisted.python.failure import Failure
 
 from synapse.api.constants import EventTypes
 from synapse.events import EventBase
+from synapse.persistence.context import EventContext
 from synapse.storage.databases.main import events as events_module
 from synapse.types import RoomStreamToken
 from tests.persistence._room import RoomMaker
@@ -368,3 +369,33 @@ class BatchingTestCase(DatabaseTestCase):
         self.assertTrue(d1.called)
         top = second.internal_metadata.stream_ordering
         self.assertEqual(sorted(woken), sorted([(self.room.room_id, top), (other.room_id, top)]))
+
+
+class OutOfBandMembershipTestCase(DatabaseTestCase):
+    def test_remote_invite_to_unknown_room(self) -> None:
+        stores = self.databases.main
+        remote = RoomMaker(self.hs, self.get_success, name="remote")
+        # Events of a room this server is not in: only the invite reaches us, as an outlier.
+        remote.make(EventTypes.Create, "@carol:elsewhere", {"room_version": "10"}, "", prev=[])
+        remote.make(
+            EventTypes.Member, "@carol:elsewhere", {"membership": "join"}, "@carol:elsewhere"
+        )
+        invite = remote.make(
+            EventTypes.Member,
+            "@carol:elsewhere",
+            {"membership": "invite"},
+            BOB,
+            internal_metadata={"outlier": True, "out_of_band_membership": True},
+        )
+        context = EventContext.for_outlier(stores.state)
+        self.get_success(self.hs.get_persistence_queue().persist_event(invite, context))
+        rooms = self.get_success(
+            stores.roommember.get_rooms_for_local_user_where_membership_is(BOB, ["invite"])
+        )
+        self.assertEqual(
+            [(r.room_id, r.event_id, r.sender, r.room_version_id) for r in rooms],
+            [(remote.room_id, invite.event_id, "@carol:elsewhere", "10")],
+        )
+        # Not a member, and the room's stream and state are untouched.
+        self.assertEqual(self.get_success(stores.roommember.get_rooms_for_user(BOB)), frozenset())
+        self.assertEqual(self.get_success(stores.state.get_current_state_ids(remote.room_id)), {})

@@ -116,10 +116,11 @@ class RoomMemberStore:
     ) -> list[RoomsForUser]:
         clause, args = in_list("c.membership", memberships)
         txn.execute(
-            "SELECT c.room_id, m.sender, c.membership, c.event_id, c.event_stream_ordering, r.room_version"
+            "SELECT c.room_id, m.sender, c.membership, c.event_id, c.event_stream_ordering, j.room_version"
             " FROM local_current_membership AS c"
             " INNER JOIN room_memberships AS m ON m.event_id = c.event_id"
-            " INNER JOIN rooms AS r ON r.room_id = c.room_id"
+            # The event's own room version: a remote invite's room may not be in ``rooms``.
+            " INNER JOIN event_json AS j ON j.event_id = c.event_id"
             f" WHERE c.user_id = ? AND {clause}"
             " ORDER BY c.event_stream_ordering",
             [user_id, *args],
