@@ -12,7 +12,7 @@ import re
 import urllib.parse
 from collections.abc import Awaitable, Callable, Iterable
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attr
 from canonicaljson import encode_canonical_json
@@ -155,6 +155,42 @@ def return_json_error(f: Failure, request: Request) -> None:
     respond_with_json(request, code, body, headers=headers)
 
 
+_CANCELLABLE_ATTR = "_synapse_cancellable"
+# Methods whose handlers are cancelled when the client disconnects, unless marked otherwise.
+_CANCELLABLE_BY_DEFAULT = frozenset({"GET", "HEAD"})
+
+C = TypeVar("C", bound=Callable[..., Any])
+
+
+def cancellable(handler: C) -> C:
+    """Mark a write handler (``on_POST``, ...) as safe to cancel when its client disconnects.
+
+    GET handlers are cancelled by default. Other methods are not, so that a client that
+    goes away cannot interrupt a change half-way (e.g. between persisting an event and
+    recording its transaction ID).
+    """
+    setattr(handler, _CANCELLABLE_ATTR, True)
+    return handler
+
+
+def not_cancellable(handler: C) -> C:
+    """Mark a GET handler that changes state as not to be cancelled on disconnect."""
+    setattr(handler, _CANCELLABLE_ATTR, False)
+    return handler
+
+
+def is_cancellable(method: str, handler: Callable[..., Any]) -> bool:
+    marked = getattr(handler, _CANCELLABLE_ATTR, None)
+    if marked is not None:
+        return bool(marked)
+    return method in _CANCELLABLE_BY_DEFAULT
+
+
+def _set_cancellable(request: Request, method: str, handler: Callable[..., Any]) -> None:
+    if hasattr(request, "is_render_cancellable"):
+        request.is_render_cancellable = is_cancellable(method, handler)
+
+
 def _set_metrics_name(request: Request, name: str) -> None:
     if hasattr(request, "request_metrics_name"):
         request.request_metrics_name = name
@@ -201,6 +237,7 @@ class DirectServeJsonResource(Resource):
             raise UnrecognizedRequestError(
                 f"Unrecognized request: {method}", code=HTTPStatus.METHOD_NOT_ALLOWED
             )
+        _set_cancellable(request, method, handler)
         return await handler(request)
 
     def _send_response(self, request: Request, code: int, body: Any) -> None:
@@ -290,6 +327,7 @@ class JsonResource(DirectServeJsonResource):
                     f"Invalid UTF-8 in path parameter {name}",
                     Codes.INVALID_PARAM,
                 )
+        _set_cancellable(request, request.method.decode("ascii", errors="replace"), entry.callback)
         return await entry.callback(request, **kwargs)
 
 

@@ -58,6 +58,9 @@ class SynapseRequest(Request):
         self.requester: Any = None
         self.request_metrics_name: str | None = None
         self.render_deferred: defer.Deferred[None] | None = None
+        # Whether the handler may be cancelled if the client disconnects (see
+        # synapse.http.server.cancellable).
+        self.is_render_cancellable = False
         self.start_time: float = self._synapse_reactor.seconds()
         self.logcontext = contextvars.copy_context()
         self._body_size = 0
@@ -172,7 +175,11 @@ class SynapseRequest(Request):
         super().connectionLost(reason)
         if self._processing and not self.finished and not self._completed:
             logger.info("%r: client disconnected before the response was sent", self)
-            if self.render_deferred is not None and not self.render_deferred.called:
+            if (
+                self.is_render_cancellable
+                and self.render_deferred is not None
+                and not self.render_deferred.called
+            ):
                 self.render_deferred.cancel()
             self._complete(CLIENT_CLOSED_REQUEST)
 

@@ -11,7 +11,7 @@ from twisted.web.server import Request
 
 from synapse.api.errors import Codes, LimitExceededError, SynapseError
 from synapse.http.resource_tree import create_resource_tree
-from synapse.http.server import JsonResource
+from synapse.http.server import JsonResource, cancellable, not_cancellable
 from synapse.metrics.http import requests_counter
 from tests.server import FakeChannel, get_clock, make_request, make_site
 from tests.unittest import TestCase
@@ -192,6 +192,48 @@ class JsonResourceTestCase(ResourceTestBase):
         self.assertEqual(cancelled, [True])
         self.assertEqual(channel.raw, b"")
         self.assertIn(" 499 ", logs.output[-1])
+
+    def _disconnect_during(
+        self, method: str, handler_wrapper: Any = None
+    ) -> tuple[list[str], FakeChannel]:
+        """Disconnect while a ``method`` handler waits; returns what happened to it."""
+        waiting: defer.Deferred[None] = defer.Deferred()
+        events: list[str] = []
+
+        async def handler(request: Request) -> tuple[int, Any]:
+            try:
+                await waiting
+            except defer.CancelledError:
+                events.append("cancelled")
+                raise
+            events.append("completed")
+            return 200, {}
+
+        if handler_wrapper is not None:
+            handler = handler_wrapper(handler)
+        self.register(method, "^/_matrix/client/v3/wait$", handler)
+        self._serve()
+        channel = self.request(
+            method, "/_matrix/client/v3/wait", {} if method != "GET" else b"", await_result=False
+        )
+        channel.client_disconnect()
+        if not waiting.called:
+            waiting.callback(None)
+        self.reactor.advance(0)
+        return events, channel
+
+    def test_write_handlers_run_to_completion_after_disconnect(self) -> None:
+        events, channel = self._disconnect_during("PUT")
+        self.assertEqual(events, ["completed"])
+        self.assertEqual(channel.raw, b"")
+
+    def test_cancellable_write_handler_is_cancelled(self) -> None:
+        events, _ = self._disconnect_during("POST", cancellable)
+        self.assertEqual(events, ["cancelled"])
+
+    def test_not_cancellable_read_handler_completes(self) -> None:
+        events, _ = self._disconnect_during("GET", not_cancellable)
+        self.assertEqual(events, ["completed"])
 
     def test_request_metrics_by_servlet(self) -> None:
         self.register("GET", "^/_matrix/client/v3/counted$", self._ok, "CountedServlet")
