@@ -9,8 +9,8 @@ event with the same ``(type, state_key)`` when that auth event is the tip of its
 Where an event cites an auth event in another chain, a *link*
 ``(origin_chain, origin_seq) -> (target_chain, target_seq)`` records that every event at
 or after ``origin_seq`` in the origin chain reaches every event at or before
-``target_seq`` in the target chain. Links already implied by a link of the same chain pair,
-or by one hop through another of the event's auth events, are not stored.
+``target_seq`` in the target chain. A link to an auth event that the event's other auth
+events (or its predecessor in the chain) already reach is implied, and not stored.
 
 The auth chain of a set of events is then found by following links chain by chain, each
 link at most once, to the highest sequence number reached in every chain: the work is
@@ -33,7 +33,6 @@ Events must be added after their auth events (``add_events`` sorts a batch itsel
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Collection, Iterable, Sequence
 
 from synapse.events import EventBase
@@ -51,8 +50,6 @@ class AuthChainIndex:
         self._chains: list[list[str]] = []
         # chain_id -> links [(origin_seq, target_chain, target_seq)], by origin_seq.
         self._links: list[list[tuple[int, int, int]]] = []
-        # (origin_chain, target_chain) -> (origin seqs, target seqs), both increasing.
-        self._pair_links: dict[tuple[int, int], tuple[list[int], list[int]]] = {}
         # (room_id, type, state_key) -> the chain that the latest event of that key is in.
         self._chain_for_key: dict[tuple[str, str, str], int] = {}
 
@@ -122,6 +119,9 @@ class AuthChainIndex:
                 raise ValueError(f"{event_id} cites auth event {auth_id} that is not indexed")
             auth_positions.append(pos)
 
+        # What the auth events reach: a link to an auth event among it would be implied.
+        reached = self._bounds(auth_positions)
+
         chain_id = -1
         if key is not None:
             candidate = self._chain_for_key.get((room_id, key[0], key[1]))
@@ -140,51 +140,28 @@ class AuthChainIndex:
         if key is not None:
             self._chain_for_key[(room_id, key[0], key[1])] = chain_id
 
-        # Link to the auth events in other chains, highest sequence number per chain
-        # first so that a later, lower target of the same chain is seen as implied.
+        # Link to the auth events in other chains, unless another auth event reaches them.
         targets: dict[int, int] = {}
         for tc, ts in auth_positions:
             if tc != chain_id and ts > targets.get(tc, 0):
                 targets[tc] = ts
+        links = self._links[chain_id]
         for tc, ts in targets.items():
-            if self._implied(chain_id, seq, tc, ts, targets):
-                continue
-            self._add_link(chain_id, seq, tc, ts)
-
-    def _reach_in(self, chain_id: int, seq: int, target_chain: int) -> int:
-        """The highest sequence number of ``target_chain`` one link from ``(chain_id, seq)``."""
-        pair = self._pair_links.get((chain_id, target_chain))
-        if pair is None:
-            return 0
-        i = bisect_right(pair[0], seq)
-        return pair[1][i - 1] if i else 0
-
-    def _implied(self, chain_id: int, seq: int, tc: int, ts: int, targets: dict[int, int]) -> bool:
-        if self._reach_in(chain_id, seq, tc) >= ts:
-            return True
-        for oc, os in targets.items():
-            if oc != tc and self._reach_in(oc, os, tc) >= ts:
-                return True
-        return False
-
-    def _add_link(self, chain_id: int, seq: int, tc: int, ts: int) -> None:
-        self._links[chain_id].append((seq, tc, ts))
-        origins, target_seqs = self._pair_links.setdefault((chain_id, tc), ([], []))
-        if origins and origins[-1] == seq:
-            target_seqs[-1] = max(target_seqs[-1], ts)
-        else:
-            origins.append(seq)
-            target_seqs.append(ts)
+            if reached.get(tc, 0) < ts:
+                links.append((seq, tc, ts))
 
     # --- queries -----------------------------------------------------------------------
     def _chain_bounds(self, event_ids: Iterable[str]) -> dict[int, int]:
         """For each chain, the highest sequence number in the auth chain of ``event_ids``."""
         position = self._position
+        return self._bounds(position[e] for e in event_ids)
+
+    def _bounds(self, positions: Iterable[tuple[int, int]]) -> dict[int, int]:
+        """``_chain_bounds`` of the events at these positions."""
         members: dict[int, int] = {}
         # The highest sequence number whose links apply: the events themselves count here.
         link_bound: dict[int, int] = {}
-        for event_id in event_ids:
-            chain_id, seq = position[event_id]
+        for chain_id, seq in positions:
             if seq - 1 > members.get(chain_id, 0):
                 members[chain_id] = seq - 1
             if seq > link_bound.get(chain_id, 0):
