@@ -18,8 +18,11 @@ if TYPE_CHECKING:
     from synapse.handlers.auth import AuthHandler
     from synapse.handlers.deactivate_account import DeactivateAccountHandler
     from synapse.handlers.device import DeviceHandler
+    from synapse.handlers.message import EventCreationHandler
     from synapse.handlers.profile import ProfileHandler
     from synapse.handlers.register import RegistrationHandler
+    from synapse.handlers.room import RoomCreationHandler
+    from synapse.handlers.room_member import RoomMemberHandler
     from synapse.handlers.set_password import SetPasswordHandler
     from synapse.notifier import Notifier
     from synapse.persistence.context import StateHandler
@@ -168,3 +171,21 @@ class HomeServer:
         from synapse.persistence.queue import EventsPersistenceQueue
 
         return EventsPersistenceQueue(self)
+
+    @cache_in_self
+    def get_event_creation_handler(self) -> EventCreationHandler:
+        from synapse.handlers.message import EventCreationHandler
+
+        return EventCreationHandler(self)
+
+    @cache_in_self
+    def get_room_creation_handler(self) -> RoomCreationHandler:
+        from synapse.handlers.room import RoomCreationHandler
+
+        return RoomCreationHandler(self)
+
+    @cache_in_self
+    def get_room_member_handler(self) -> RoomMemberHandler:
+        from synapse.handlers.room_member import RoomMemberHandler
+
+        return RoomMemberHandler(self)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from synapse.storage.databases.main.devices import DeviceStore
+from synapse.storage.databases.main.directory import RoomAliasStore
 from synapse.storage.databases.main.event_federation import EventFederationStore
 from synapse.storage.databases.main.events import PersistEventsStore
 from synapse.storage.databases.main.events_worker import EventsWorkerStore
@@ -47,6 +48,7 @@ class MainStores:
         self.roommember = RoomMemberStore(database, hs)
         self.event_federation = EventFederationStore(database, hs)
         self.stream = StreamStore(database, hs, self.events)
+        self.directory = RoomAliasStore(database, hs)
         self.persist_events = PersistEventsStore(
             database, hs, self.events, self.state, self.roommember, self.event_federation, self.stream
         )
