@@ -109,6 +109,10 @@ class StateHandler:
         self.state_res_store = DatabaseStateResolutionStore(hs)
         # frozenset of state groups -> the resolved state at them.
         self._resolution_cache: LruCache[frozenset[int], _ResolvedState] = LruCache(10_000)
+        # The group after each event whose context was computed here, so that the context
+        # of an event can be computed before its prev events are persisted (a chain of
+        # new events persisted as one batch).
+        self._computed_groups: LruCache[str, int] = LruCache(10_000)
 
     async def compute_event_context(
         self,
@@ -136,6 +140,8 @@ class StateHandler:
         group_before = before.state_group
 
         if not event.is_state():
+            if group_before is not None:
+                self._computed_groups.set(event.event_id, group_before)
             return EventContext(
                 self._state_store,
                 state_group_before_event=group_before,
@@ -161,6 +167,7 @@ class StateHandler:
             group_after = await self._state_store.store_state_group(
                 event.event_id, room_id, group_before, delta_ids, None
             )
+        self._computed_groups.set(event.event_id, group_after)
         return EventContext(
             self._state_store,
             state_group_before_event=group_before,
@@ -169,6 +176,11 @@ class StateHandler:
             delta_ids=delta_ids if group_before is not None else None,
             partial_state=partial_state,
         )
+
+    def event_rejected(self, event_id: str, context: EventContext) -> None:
+        """Note that an event whose context was computed here has been rejected."""
+        if context.state_group_after_event is not None:
+            self._computed_groups.set(event_id, context.state_group_after_event)
 
     async def compute_state_after_events(
         self, room_id: str, event_ids: Collection[str], state_filter: StateFilter | None = None
@@ -207,6 +219,9 @@ class StateHandler:
             return _ResolvedState(None, state={})
         groups_by_event = await self._state_store.get_state_group_for_events(event_ids)
         missing = set(event_ids) - groups_by_event.keys()
+        if missing:
+            groups_by_event.update(self._computed_groups.get_many(missing))
+            missing -= groups_by_event.keys()
         if missing:
             logger.warning(
                 "No state for prev events %s in %s: ignoring them", sorted(missing), room_id

@@ -151,6 +151,7 @@ class EventsPersistenceQueue:
             if context.rejected:
                 event.rejected_reason = context.rejected
                 context.mark_rejected(context.rejected)
+                self._state_handler.event_rejected(event.event_id, context)
             if (
                 not event.internal_metadata.is_outlier()
                 and context.state_group_after_event is not None

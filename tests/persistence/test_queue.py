@@ -265,6 +265,19 @@ class BatchingTestCase(DatabaseTestCase):
             {events[-1].event_id},
         )
 
+    def test_chain_computed_before_persisting_in_one_call(self) -> None:
+        events = self._chain(4)
+        topic = self.room.make(EventTypes.Topic, ALICE, {"topic": "t"}, "")
+        events.append(topic)
+        events.append(self.room.make(EventTypes.Message, ALICE, {"body": "after"}))
+        contexts = [self.room.context_for(e) for e in events]
+        self.get_success(self.queue.persist_events(list(zip(events, contexts, strict=True))))
+        for event in events:
+            state = self.get_success(self.stores.state.get_state_ids_for_event(event.event_id))
+            self.assertEqual(state, self.room.state_after[event.event_id])
+        current = self.get_success(self.stores.state.get_current_state_ids(self.room.room_id))
+        self.assertEqual(current[(EventTypes.Topic, "")], topic.event_id)
+
     def test_failed_batch_leaves_nothing_half_written(self) -> None:
         before_max = self.stores.stream.get_room_max_stream_ordering()
         extremities = self.get_success(
