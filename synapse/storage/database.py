@@ -483,6 +483,11 @@ class DatabasePool:
                 return self._idle.pop()
             if self._closed:
                 raise RuntimeError(f"The database pool {self.name!r} is closed")
+            if self.engine.single_connection and self._open_connections:
+                # A second connection to a ":memory:" database would be another database.
+                raise RuntimeError(
+                    f"The one connection of the database pool {self.name!r} is in use"
+                )
             self._open_connections += 1
         try:
             return make_conn(self.engine, "pool")
@@ -498,10 +503,10 @@ class DatabasePool:
                 # Leave no transaction open (a no-op after a commit).
                 conn.rollback()
             except Exception:
-                logger.warning(
-                    "Dropping a database connection that failed to roll back", exc_info=True
-                )
-                broken = True
+                logger.warning("A database connection failed to roll back", exc_info=True)
+                # The only connection of a SQLite database is kept: for ":memory:" it
+                # is the database.
+                broken = not self.engine.single_connection
         with self._conn_lock:
             if not broken and not self._closed:
                 self._idle.append(conn)
