@@ -291,7 +291,7 @@ class JsonResource(DirectServeJsonResource):
             path = request.path.decode("ascii")
         except UnicodeDecodeError:
             raise UnrecognizedRequestError("Unrecognized request")
-        path_known = False
+        allowed: set[str] = set()
         for pattern, methods in self._routes.items():
             match = pattern.match(path)
             if not match:
@@ -299,12 +299,18 @@ class JsonResource(DirectServeJsonResource):
             entry = methods.get(lookup)
             if entry is not None:
                 return entry, match.groupdict()
-            path_known = True
+            allowed.update(methods)
         if method == "OPTIONS":
             return None
-        if path_known:
-            raise UnrecognizedRequestError(
-                f"Unrecognized request: {method}", code=HTTPStatus.METHOD_NOT_ALLOWED
+        if allowed:
+            if "GET" in allowed:
+                allowed.add("HEAD")
+            allowed.add("OPTIONS")
+            raise SynapseError(
+                HTTPStatus.METHOD_NOT_ALLOWED,
+                f"Unrecognized request: {method}",
+                Codes.UNRECOGNIZED,
+                headers={"Allow": ", ".join(sorted(allowed))},
             )
         raise UnrecognizedRequestError("Unrecognized request")
 

@@ -94,9 +94,9 @@ class JsonResourceTestCase(ResourceTestBase):
         self.assert_error(
             self.request("POST", "/_matrix/client/v3/known", {}), 405, Codes.UNRECOGNIZED
         )
-        self.assert_error(
-            self.request("DELETE", "/_matrix/client/v3/known"), 405, Codes.UNRECOGNIZED
-        )
+        channel = self.request("DELETE", "/_matrix/client/v3/known")
+        self.assert_error(channel, 405, Codes.UNRECOGNIZED)
+        self.assertEqual(channel.headers.getRawHeaders("Allow"), ["GET, HEAD, OPTIONS"])
 
     def test_options_preflight(self) -> None:
         self.register("PUT", "^/_matrix/client/v3/known$", self._ok)

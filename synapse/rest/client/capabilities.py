@@ -39,8 +39,22 @@ class CapabilitiesRestServlet(RestServlet):
             "m.set_avatar_url": {"enabled": bool(server.enable_set_avatar_url)},
             "m.3pid_changes": {"enabled": bool(server.enable_3pid_changes)},
             "m.get_login_token": {"enabled": False},
+            "m.profile_fields": self._profile_fields(),
         }
         return HTTPStatus.OK, {"capabilities": capabilities}
+
+    def _profile_fields(self) -> JsonDict:
+        """Only the display name and avatar are supported profile fields (no custom ones)."""
+        server = self.config.server
+        allowed = [
+            field
+            for field, enabled in (
+                ("displayname", server.enable_set_displayname),
+                ("avatar_url", server.enable_set_avatar_url),
+            )
+            if enabled
+        ]
+        return {"enabled": bool(allowed), "allowed": allowed}
 
 
 def register_servlets(hs: HomeServer, http_server: JsonResource) -> None:

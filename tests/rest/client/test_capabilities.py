@@ -38,6 +38,9 @@ class CapabilitiesTestCase(HomeserverTestCase):
         self.assertEqual(caps["m.set_avatar_url"], {"enabled": True})
         self.assertEqual(caps["m.3pid_changes"], {"enabled": True})
         self.assertEqual(caps["m.get_login_token"], {"enabled": False})
+        self.assertEqual(
+            caps["m.profile_fields"], {"enabled": True, "allowed": ["displayname", "avatar_url"]}
+        )
 
     @override_config(
         {
@@ -55,6 +58,14 @@ class CapabilitiesTestCase(HomeserverTestCase):
         self.assertEqual(caps["m.set_displayname"], {"enabled": False})
         self.assertEqual(caps["m.set_avatar_url"], {"enabled": False})
         self.assertEqual(caps["m.3pid_changes"], {"enabled": False})
+        self.assertEqual(caps["m.profile_fields"], {"enabled": False, "allowed": []})
+
+    @override_config({"enable_set_avatar_url": False})
+    def test_profile_fields_follow_displayname_and_avatar(self) -> None:
+        caps = self.get_capabilities()
+        self.assertEqual(caps["m.profile_fields"], {"enabled": True, "allowed": ["displayname"]})
+        self.assertEqual(caps["m.set_displayname"], {"enabled": True})
+        self.assertEqual(caps["m.set_avatar_url"], {"enabled": False})
 
     def test_requires_auth(self) -> None:
         channel = self.make_request("GET", "capabilities")
