@@ -18,10 +18,12 @@ if TYPE_CHECKING:
     from synapse.handlers.auth import AuthHandler
     from synapse.handlers.deactivate_account import DeactivateAccountHandler
     from synapse.handlers.device import DeviceHandler
-    from synapse.handlers.message import EventCreationHandler
+    from synapse.handlers.directory import DirectoryHandler
+    from synapse.handlers.message import EventCreationHandler, MessageHandler
     from synapse.handlers.profile import ProfileHandler
     from synapse.handlers.register import RegistrationHandler
     from synapse.handlers.room import RoomCreationHandler
+    from synapse.handlers.room_list import RoomListHandler
     from synapse.handlers.room_member import RoomMemberHandler
     from synapse.handlers.set_password import SetPasswordHandler
     from synapse.notifier import Notifier
@@ -179,6 +181,12 @@ class HomeServer:
         return EventCreationHandler(self)
 
     @cache_in_self
+    def get_message_handler(self) -> MessageHandler:
+        from synapse.handlers.message import MessageHandler
+
+        return MessageHandler(self)
+
+    @cache_in_self
     def get_room_creation_handler(self) -> RoomCreationHandler:
         from synapse.handlers.room import RoomCreationHandler
 
@@ -189,3 +197,15 @@ class HomeServer:
         from synapse.handlers.room_member import RoomMemberHandler
 
         return RoomMemberHandler(self)
+
+    @cache_in_self
+    def get_directory_handler(self) -> DirectoryHandler:
+        from synapse.handlers.directory import DirectoryHandler
+
+        return DirectoryHandler(self)
+
+    @cache_in_self
+    def get_room_list_handler(self) -> RoomListHandler:
+        from synapse.handlers.room_list import RoomListHandler
+
+        return RoomListHandler(self)

@@ -38,7 +38,7 @@ from synapse.events.utils import strip_event
 from synapse.events.validator import validate_new_event
 from synapse.persistence.context import EventContext
 from synapse.storage.state_filter import StateFilter
-from synapse.types import JsonDict, Requester, StateKey, StateMap
+from synapse.types import JsonDict, Requester, RoomStreamToken, StateKey, StateMap
 from synapse.util.identifiers import is_valid_room_alias
 from synapse.util.linearizer import Linearizer
 
@@ -585,3 +585,119 @@ class EventCreationHandler:
     def new_room_id(self) -> str:
         """A fresh room ID of this server (room versions 1 to 11)."""
         return f"!{random_string(18)}:{self.server_name}"
+
+
+class MessageHandler:
+    """``hs.get_message_handler()``: reads of room state for clients, with the access
+    rule of ``/state`` and ``/members``: members see the current state, users who left
+    see the state when they left, anyone sees a world-readable room's current state."""
+
+    def __init__(self, hs: HomeServer) -> None:
+        self.hs = hs
+        stores = hs.get_datastores().main
+        self._stores = stores
+        self._events = stores.events
+        self._state_store = stores.state
+
+    async def check_user_in_room_or_world_readable(
+        self, room_id: str, requester: Requester, allow_departed_users: bool = True
+    ) -> tuple[str | None, str | None]:
+        """``(membership, membership event ID)`` of the requester when they are in the
+        room (or, with ``allow_departed_users``, have left or been banned), or
+        ``(None, None)`` for a world-readable room; else 403 M_FORBIDDEN."""
+        user_id = requester.user.to_string()
+        (
+            membership,
+            event_id,
+        ) = await self._stores.roommember.get_local_current_membership_for_user_in_room(
+            user_id, room_id
+        )
+        if membership == Membership.JOIN:
+            return membership, event_id
+        if allow_departed_users and membership in (Membership.LEAVE, Membership.BAN):
+            return membership, event_id
+        if await self.is_world_readable(room_id):
+            return None, None
+        raise AuthError(403, f"User {user_id} not in room {room_id}")
+
+    async def is_world_readable(self, room_id: str) -> bool:
+        event_id = await self._state_store.get_current_state_event_id(
+            room_id, EventTypes.RoomHistoryVisibility, ""
+        )
+        if event_id is None:
+            return False
+        event = await self._events.get_event(event_id, allow_none=True)
+        return event is not None and event.content.get("history_visibility") == "world_readable"
+
+    async def _state_ids_for_reader(
+        self,
+        requester: Requester,
+        room_id: str,
+        state_filter: StateFilter | None,
+        at_stream: int | None = None,
+    ) -> StateMap[str]:
+        membership, member_event_id = await self.check_user_in_room_or_world_readable(
+            room_id, requester
+        )
+        at_event_id: str | None = None
+        if membership in (Membership.LEAVE, Membership.BAN) and member_event_id is not None:
+            at_event_id = member_event_id
+            if at_stream is not None:
+                member_event = await self._events.get_event(member_event_id, allow_none=True)
+                member_stream = (
+                    member_event.internal_metadata.stream_ordering if member_event else None
+                )
+                if member_stream is not None and at_stream < member_stream:
+                    at_event_id = await self._last_event_at(room_id, at_stream)
+        elif at_stream is not None:
+            at_event_id = await self._last_event_at(room_id, at_stream)
+            if at_event_id is None:
+                return {}
+        if at_event_id is None:
+            return await self._state_store.get_current_state_ids(room_id, state_filter)
+        return await self._state_store.get_state_ids_for_event(at_event_id, state_filter)
+
+    async def _last_event_at(self, room_id: str, stream: int) -> str | None:
+        """The room's last event at or before stream position ``stream``."""
+        events, _ = await self._stores.stream.paginate_room_events(
+            room_id, RoomStreamToken(stream=stream), direction="b", limit=1
+        )
+        return events[0].event_id if events else None
+
+    async def get_state_events(
+        self,
+        requester: Requester,
+        room_id: str,
+        state_filter: StateFilter | None = None,
+        at_stream: int | None = None,
+    ) -> list[EventBase]:
+        """The room state the requester may see (``GET /rooms/{roomId}/state``)."""
+        state_ids = await self._state_ids_for_reader(requester, room_id, state_filter, at_stream)
+        events = await self._events.get_events(state_ids.values())
+        return [events[e] for e in state_ids.values() if e in events]
+
+    async def get_room_data(
+        self, requester: Requester, room_id: str, event_type: str, state_key: str
+    ) -> EventBase | None:
+        """One state event the requester may see, or None."""
+        events = await self.get_state_events(
+            requester, room_id, StateFilter.from_types([(event_type, state_key)])
+        )
+        return events[0] if events else None
+
+    async def get_joined_members(self, requester: Requester, room_id: str) -> JsonDict:
+        """``{user_id: {display_name, avatar_url}}`` of the joined members; the requester
+        must be in the room (or it must be world-readable)."""
+        await self.check_user_in_room_or_world_readable(
+            room_id, requester, allow_departed_users=False
+        )
+        members = await self._stores.roommember.get_users_in_room_with_profiles(room_id)
+        out: JsonDict = {}
+        for user_id, profile in members.items():
+            entry: JsonDict = {}
+            if profile.display_name is not None:
+                entry["display_name"] = profile.display_name
+            if profile.avatar_url is not None:
+                entry["avatar_url"] = profile.avatar_url
+            out[user_id] = entry
+        return out

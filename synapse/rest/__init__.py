@@ -10,10 +10,13 @@ from synapse.rest.client import (
     account,
     capabilities,
     devices,
+    directory,
     login,
     logout,
+    membership,
     profile,
     register,
+    room,
     versions,
 )
 
@@ -33,6 +36,9 @@ CLIENT_SERVLET_MODULES: list[RegisterServletsFunc] = [
     account.register_servlets,
     devices.register_servlets,
     profile.register_servlets,
+    room.register_servlets,
+    membership.register_servlets,
+    directory.register_servlets,
 ]
 
 
