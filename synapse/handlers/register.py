@@ -148,6 +148,22 @@ class RegistrationHandler:
             raise AuthError(403, "Guest access is disabled", errcode=Codes.GUEST_ACCESS_FORBIDDEN)
         return await self.register_user(make_guest=True)
 
+    async def get_guest_user_id(self, guest_access_token: str) -> str:
+        """The guest a ``guest_access_token`` belongs to; 403 M_FORBIDDEN if it is no guest's."""
+        info = await self._stores.registration.get_user_by_access_token(guest_access_token)
+        if info is None or not info.is_guest or info.is_deactivated:
+            raise AuthError(403, "Invalid guest access token", errcode=Codes.FORBIDDEN)
+        return info.user_id
+
+    async def upgrade_guest(self, user_id: str, password_hash: str) -> None:
+        """Turn a guest account into a full one; it is named after its localpart if unnamed."""
+        await self._stores.registration.upgrade_guest_user(user_id, password_hash)
+        profile = await self._stores.profile.get_profileinfo(user_id)
+        if profile is None or profile.display_name is None:
+            await self._stores.profile.set_profile_displayname(
+                user_id, UserID.from_string(user_id).localpart
+            )
+
     async def register_device(
         self,
         user_id: str,

@@ -15,7 +15,7 @@ from synapse.http.servlet import (
     validate_json_object,
 )
 from synapse.rest.client._base import client_patterns
-from synapse.types import JsonDict
+from synapse.types import JsonDict, UserID
 
 if TYPE_CHECKING:
     from synapse.http.server import JsonResource
@@ -36,6 +36,7 @@ REGISTER_SCHEMA: JsonDict = {
         "initial_device_display_name": {"type": "string"},
         "inhibit_login": {"type": "boolean"},
         "refresh_token": {"type": "boolean"},
+        "guest_access_token": {"type": "string"},
     },
 }
 
@@ -94,14 +95,27 @@ class RegisterRestServlet(RestServlet):
         password = body.pop("password", None)
         if password is not None:
             self.auth_handler.validate_password_policy(password)
+        # A guest upgrading their account keeps their user ID.
+        guest_access_token = body.pop("guest_access_token", None)
+        guest_user_id: str | None = None
         username = body.get("username")
         if username is not None:
             body["username"] = username = username.lower()
+        if guest_access_token is not None:
+            guest_user_id = await self.registration_handler.get_guest_user_id(guest_access_token)
+            guest_localpart = UserID.from_string(guest_user_id).localpart
+            if username is not None and username != guest_localpart:
+                raise SynapseError(
+                    400, "The username must be the guest's own localpart", Codes.INVALID_PARAM
+                )
+            body["username"] = guest_localpart
+        elif username is not None:
             await self.registration_handler.check_username(
                 username, inhibit_user_in_use_error=self.config.inhibit_user_in_use_error
             )
 
-        # The password never goes into the session's stored request: only its hash does.
+        # Neither the password nor the guest's token goes into the session's stored
+        # request: only the password's hash and the guest's user ID, as server data.
         try:
             _, params, session_id = await self.auth_handler.check_ui_auth(
                 self._flows(), request, body, "register a new account"
@@ -110,6 +124,10 @@ class RegisterRestServlet(RestServlet):
             if password is not None:
                 await self.auth_handler.set_session_data(
                     e.session_id, "password_hash", await self.auth_handler.hash(password)
+                )
+            if guest_user_id is not None:
+                await self.auth_handler.set_session_data(
+                    e.session_id, "guest_user_id", guest_user_id
                 )
             raise
         validate_json_object(params, REGISTER_SCHEMA)
@@ -128,10 +146,15 @@ class RegisterRestServlet(RestServlet):
         if not password_hash:
             raise SynapseError(400, "Missing params: password", Codes.MISSING_PARAM)
 
-        desired_username = params.get("username")
-        user_id = await self.registration_handler.register_user(
-            localpart=desired_username, password_hash=password_hash
-        )
+        if guest_user_id is None:
+            guest_user_id = await self.auth_handler.get_session_data(session_id, "guest_user_id")
+        if guest_user_id is not None:
+            await self.registration_handler.upgrade_guest(guest_user_id, password_hash)
+            user_id = guest_user_id
+        else:
+            user_id = await self.registration_handler.register_user(
+                localpart=params.get("username"), password_hash=password_hash
+            )
         await self.auth_handler.set_session_data(session_id, "registered_user_id", user_id)
         creds = await self.hs.get_datastores().main.ui_auth.get_completed_ui_auth_stages(session_id)
         if LoginType.REGISTRATION_TOKEN in creds:

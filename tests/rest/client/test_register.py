@@ -365,3 +365,60 @@ class RegistrationTokenTestCase(HomeserverTestCase):
         now = self.hs.get_clock().time_msec()
         self.get_success(self.store.create_registration_token("old", None, now - 1))
         self.assertFalse(self.get_success(self.store.registration_token_is_valid("old")))
+
+
+class GuestUpgradeTestCase(HomeserverTestCase):
+    servlets = [register.register_servlets, login.register_servlets, account.register_servlets]
+
+    def default_config(self) -> JsonDict:
+        config = super().default_config()
+        config["allow_guest_access"] = True
+        return config
+
+    def prepare(self, reactor: Any, clock: Any, hs: Any) -> None:
+        channel = self.make_request("POST", "register?kind=guest", {})
+        self.guest_id = channel.json_body["user_id"]
+        self.guest_token = channel.json_body["access_token"]
+        self.localpart = self.guest_id[1:].split(":")[0]
+        self.store = hs.get_datastores().main.registration
+
+    def test_upgrade(self) -> None:
+        body = {"password": "pw", "guest_access_token": self.guest_token}
+        channel = self.make_request("POST", "register", body)
+        self.assertEqual(channel.code, 401, channel.json_body)
+        session = channel.json_body["session"]
+        channel = self.make_request(
+            "POST", "register", {"auth": {"type": "m.login.dummy", "session": session}}
+        )
+        self.assertEqual(channel.code, 200, channel.json_body)
+        self.assertEqual(channel.json_body["user_id"], self.guest_id)
+        user = self.get_success(self.store.get_user_by_id(self.guest_id))
+        assert user is not None
+        self.assertFalse(user.is_guest)
+        whoami = self.make_request("GET", "account/whoami", access_token=self.guest_token)
+        self.assertIs(whoami.json_body["is_guest"], False)
+        self.login(self.localpart, "pw")
+
+    def test_upgrade_with_other_username_refused(self) -> None:
+        channel = self.make_request(
+            "POST",
+            "register",
+            {"username": "someone", "password": "pw", "guest_access_token": self.guest_token},
+        )
+        self.assertEqual(channel.code, 400, channel.json_body)
+        self.assertIsNone(self.get_success(self.store.get_user_by_id("@someone:test")))
+
+    def test_upgrade_with_non_guest_token_refused(self) -> None:
+        self.register_user("full", "pw")
+        token = self.login("full", "pw")
+        channel = self.make_request(
+            "POST", "register", {"password": "x", "guest_access_token": token}
+        )
+        self.assertEqual(channel.code, 403, channel.json_body)
+        channel = self.make_request(
+            "POST", "register", {"password": "x", "guest_access_token": "nonsense"}
+        )
+        self.assertEqual(channel.code, 403, channel.json_body)
+        user = self.get_success(self.store.get_user_by_id(self.guest_id))
+        assert user is not None
+        self.assertTrue(user.is_guest)

@@ -151,6 +151,20 @@ class RegistrationStore:
             (user_id, displayname),
         )
 
+    async def upgrade_guest_user(self, user_id: str, password_hash: str) -> None:
+        """Make a guest a full user with a password; M_USER_IN_USE if it is no guest."""
+
+        def _txn(txn: LoggingTransaction) -> None:
+            txn.execute(
+                "UPDATE users SET password_hash = ?, is_guest = 0, upgrade_ts = ?"
+                " WHERE name = ? AND is_guest = 1",
+                (password_hash, self._clock.time_msec(), user_id),
+            )
+            if txn.rowcount != 1:
+                raise StoreError(400, "User ID already taken.", Codes.USER_IN_USE)
+
+        await self.db_pool.runInteraction("upgrade_guest_user", _txn)
+
     async def get_user_by_id(self, user_id: str) -> UserInfo | None:
         """The account ``user_id``, or None if there is none."""
         row = await self.db_pool.simple_select_one(
