@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from synapse.handlers.room import RoomCreationHandler
     from synapse.handlers.room_list import RoomListHandler
     from synapse.handlers.room_member import RoomMemberHandler
+    from synapse.handlers.room_upgrade import RoomUpgradeHandler
     from synapse.handlers.set_password import SetPasswordHandler
     from synapse.notifier import Notifier
     from synapse.persistence.context import StateHandler
@@ -209,3 +210,9 @@ class HomeServer:
         from synapse.handlers.room_list import RoomListHandler
 
         return RoomListHandler(self)
+
+    @cache_in_self
+    def get_room_upgrade_handler(self) -> RoomUpgradeHandler:
+        from synapse.handlers.room_upgrade import RoomUpgradeHandler
+
+        return RoomUpgradeHandler(self)

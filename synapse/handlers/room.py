@@ -211,11 +211,15 @@ class RoomCreationHandler:
         ratelimit: bool = True,
         predecessor: JsonDict | None = None,
         extra_initial_state: Iterable[tuple[str, str, JsonDict]] = (),
+        skip_preset_events: bool = False,
+        final_state: Iterable[tuple[str, str, JsonDict]] = (),
     ) -> tuple[str, str | None, int]:
         """Create a room as ``config`` (the ``/createRoom`` body) says.
 
         Returns the room ID, the alias created (or None) and the stream ordering of the
-        last initial event. ``predecessor`` and ``extra_initial_state`` serve room upgrades.
+        last initial event. ``predecessor``, ``extra_initial_state`` (state sent before
+        ``initial_state``), ``skip_preset_events`` and ``final_state`` (state sent last,
+        e.g. power levels to restore) serve room upgrades.
 
         Raises 400 M_UNSUPPORTED_ROOM_VERSION, M_ROOM_IN_USE (alias taken),
         M_INVALID_PARAM (bad alias or user ID), M_INVALID_ROOM_STATE (the auth rules
@@ -351,7 +355,7 @@ class RoomCreationHandler:
         if preset_name in self._config.room.encryption_enabled_by_default_for_room_presets:
             preset_events.append((EventTypes.RoomEncryption, {"algorithm": MEGOLM_ALGORITHM}))
         for etype, content in preset_events:
-            if (etype, "") not in initial_state_map:
+            if (etype, "") not in initial_state_map and not skip_preset_events:
                 chain.add(etype, content)
 
         # 6. initial_state, in order (name and topic below win over it).
@@ -380,6 +384,9 @@ class RoomCreationHandler:
             if is_direct:
                 invite_content["is_direct"] = True
             chain.add(EventTypes.Member, invite_content, state_key=invitee)
+
+        for etype, state_key, content in final_state:
+            chain.add(etype, content, state_key=state_key)
 
         room_id = chain.room_id
         assert room_id is not None

@@ -17,6 +17,7 @@ from synapse.rest.client import (
     profile,
     register,
     room,
+    room_upgrade,
     versions,
 )
 
@@ -39,6 +40,7 @@ CLIENT_SERVLET_MODULES: list[RegisterServletsFunc] = [
     room.register_servlets,
     membership.register_servlets,
     directory.register_servlets,
+    room_upgrade.register_servlets,
 ]
 
 
