@@ -44,8 +44,13 @@ class DatabaseConnectionConfig:
 
         args = read_dict(db_config, "args", path)
         apath = [*path, "args"]
-        self.cp_min = read_int(args, "cp_min", 5, apath, minimum=1)
-        self.cp_max = read_int(args, "cp_max", 10, apath, minimum=1)
+        # The pool sizes may sit in args (as Synapse documents) or next to them.
+        self.cp_min = read_int(
+            args, "cp_min", read_int(db_config, "cp_min", 5, path, minimum=0), apath, minimum=0
+        )
+        self.cp_max = read_int(
+            args, "cp_max", read_int(db_config, "cp_max", 10, path, minimum=1), apath, minimum=1
+        )
         if self.cp_min > self.cp_max:
             raise ConfigError("cp_min cannot be larger than cp_max", [*apath, "cp_min"])
         self.args: dict[str, Any] = {k: v for k, v in args.items() if not k.startswith("cp_")}
@@ -55,6 +60,7 @@ class DatabaseConnectionConfig:
             if database != ":memory:" and not database.startswith("file:"):
                 database = os.path.abspath(os.path.expanduser(database))
             self.args["database"] = database
+            self.config["args"] = {**args, "database": database}
             # SQLite takes one writer at a time: one connection serves every transaction.
             self.cp_min = self.cp_max = 1
         else:
