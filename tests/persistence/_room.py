@@ -133,3 +133,8 @@ class RoomMaker:
 
     def message(self, sender: str, body: str, **kwargs: Any) -> EventBase:
         return self.send(EventTypes.Message, sender, {"msgtype": "m.text", "body": body}, **kwargs)
+
+    @staticmethod
+    def copy_as_outlier(event: EventBase) -> EventBase:
+        """The same event, as received without its state (an outlier)."""
+        return make_event_from_dict(event.get_pdu_json(), event.room_version, {"outlier": True})

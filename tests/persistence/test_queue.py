@@ -412,3 +412,114 @@ class OutOfBandMembershipTestCase(DatabaseTestCase):
         # Not a member, and the room's stream and state are untouched.
         self.assertEqual(self.get_success(stores.roommember.get_rooms_for_user(BOB)), frozenset())
         self.assertEqual(self.get_success(stores.state.get_current_state_ids(remote.room_id)), {})
+
+
+class HistoryTestCase(DatabaseTestCase):
+    def setUp(self) -> None:
+        super().setUp()
+        self.stores = self.databases.main
+        self.queue = self.hs.get_persistence_queue()
+        self.room = RoomMaker(self.hs, self.get_success)
+        self.room.create()
+
+    def test_membership_changes_for_user(self) -> None:
+        start = self.stores.stream.get_room_max_stream_ordering()
+        self.room.message(ALICE, "before bob")
+        mid = self.stores.stream.get_room_max_stream_ordering()
+        # Nothing happened to Bob: answered from memory.
+        self.assertEqual(
+            self.get_success(
+                self.stores.roommember.get_membership_changes_for_user(BOB, start, mid)
+            ),
+            [],
+        )
+        join = self.room.join(BOB)
+        leave = self.room.leave(BOB)
+        end = self.stores.stream.get_room_max_stream_ordering()
+        changes = self.get_success(
+            self.stores.roommember.get_membership_changes_for_user(BOB, mid, end)
+        )
+        self.assertEqual(
+            [(c.room_id, c.event_id, c.membership) for c in changes],
+            [
+                (self.room.room_id, join.event_id, "join"),
+                (self.room.room_id, leave.event_id, "leave"),
+            ],
+        )
+        self.assertEqual(
+            self.get_success(self.stores.roommember.get_membership_changes_for_user(BOB, end, end)),
+            [],
+        )
+
+    def test_backfilled_events_are_history_not_stream(self) -> None:
+        # Older events, made on a branch the server has not seen, arrive by backfill.
+        create_id = next(iter(self.room.events))
+        first = self.room.make(EventTypes.Message, ALICE, {"body": "old0"}, prev=[create_id])
+        second = self.room.make(EventTypes.Message, ALICE, {"body": "old1"}, prev=[first.event_id])
+        old = [first, second]
+        extremities = self.get_success(
+            self.stores.event_federation.get_forward_extremities(self.room.room_id)
+        )
+        max_before = self.stores.stream.get_room_max_stream_ordering()
+        contexts = [self.room.context_for(e) for e in old]
+        self.get_success(
+            self.queue.persist_events(list(zip(old, contexts, strict=True)), backfilled=True)
+        )
+
+        orderings = [e.internal_metadata.stream_ordering for e in old]
+        self.assertEqual(orderings, [-1, -2])
+        self.assertEqual(self.stores.stream.get_room_max_stream_ordering(), max_before)
+        self.assertEqual(
+            self.get_success(
+                self.stores.event_federation.get_forward_extremities(self.room.room_id)
+            ),
+            extremities,
+        )
+        # They are in the room's history, in topological order.
+        page, _ = self.get_success(
+            self.stores.stream.paginate_room_events(
+                self.room.room_id, self.stores.stream.get_room_max_token(), direction="b", limit=50
+            )
+        )
+        ids = [e.event_id for e in page]
+        self.assertIn(old[0].event_id, ids)
+        self.assertIn(old[1].event_id, ids)
+
+    def test_outlier_is_de_outliered(self) -> None:
+        msg = self.room.make(EventTypes.Message, ALICE, {"body": "first seen as outlier"})
+        outlier = RoomMaker.copy_as_outlier(msg)
+        self.get_success(
+            self.queue.persist_event(outlier, EventContext.for_outlier(self.stores.state))
+        )
+        fetched = self.get_success(self.stores.events.get_event(msg.event_id))
+        assert fetched is not None
+        self.assertTrue(fetched.internal_metadata.is_outlier())
+        max_before = self.stores.stream.get_room_max_stream_ordering()
+        stream, _ = self.get_success(
+            self.stores.stream.get_room_events_stream_for_room(
+                self.room.room_id,
+                RoomStreamToken(stream=0),
+                self.stores.stream.get_room_max_token(),
+            )
+        )
+        self.assertNotIn(msg.event_id, [e.event_id for e in stream])
+
+        self.room.persist(msg)
+        fetched = self.get_success(self.stores.events.get_event(msg.event_id))
+        assert fetched is not None
+        self.assertFalse(fetched.internal_metadata.is_outlier())
+        self.assertGreater(fetched.internal_metadata.stream_ordering or 0, max_before)
+        self.assertEqual(
+            self.get_success(
+                self.stores.event_federation.get_forward_extremities(self.room.room_id)
+            ),
+            {msg.event_id},
+        )
+        stream, _ = self.get_success(
+            self.stores.stream.get_room_events_stream_for_room(
+                self.room.room_id,
+                RoomStreamToken(stream=max_before),
+                self.stores.stream.get_room_max_token(),
+            )
+        )
+        self.assertEqual([e.event_id for e in stream], [msg.event_id])

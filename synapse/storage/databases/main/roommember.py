@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attr
 
@@ -11,6 +11,7 @@ from synapse.api.constants import EventTypes, Membership
 from synapse.events import EventBase
 from synapse.storage.databases.main._events_sql import in_list
 from synapse.util.caches.lrucache import LruCache
+from synapse.util.caches.stream_change_cache import StreamChangeCache
 
 if TYPE_CHECKING:
     from synapse.server import HomeServer
@@ -30,6 +31,17 @@ class RoomsForUser:
 
 
 @attr.s(slots=True, frozen=True, auto_attribs=True)
+class MembershipChange:
+    """One membership event of a user, at its stream position."""
+
+    room_id: str
+    event_id: str
+    membership: str
+    sender: str
+    stream_ordering: int
+
+
+@attr.s(slots=True, frozen=True, auto_attribs=True)
 class ProfileInfo:
     display_name: str | None
     avatar_url: str | None
@@ -43,6 +55,20 @@ class RoomMemberStore:
         self.hs = hs
         self._users_in_room_cache: LruCache[str, tuple[str, ...]] = LruCache(10_000)
         self._rooms_for_user_cache: LruCache[str, frozenset[str]] = LruCache(50_000)
+        # Users whose membership events (of any room) changed, by stream ordering.
+        self._membership_change_cache = StreamChangeCache(
+            "membership_changes", self._max_membership_stream()
+        )
+
+    def _max_membership_stream(self) -> int:
+        with self.db_pool.startup_connection() as conn:
+            txn = conn.cursor(txn_name="max_membership_stream")
+            try:
+                txn.execute("SELECT COALESCE(MAX(event_stream_ordering), 0) FROM room_memberships")
+                row = txn.fetchone()
+            finally:
+                txn.close()
+        return int(row[0]) if row else 0
 
     # --- reads ---------------------------------------------------------------------
     async def get_users_in_room(self, room_id: str) -> list[str]:
@@ -127,6 +153,37 @@ class RoomMemberStore:
         )
         return [RoomsForUser(*row) for row in txn.fetchall()]
 
+    async def get_membership_changes_for_user(
+        self, user_id: str, from_stream: int, to_stream: int
+    ) -> list[MembershipChange]:
+        """The user's membership events with a stream ordering in ``(from_stream,
+        to_stream]``, oldest first (for ``/sync``: rooms joined, left, invited to).
+
+        Answered from memory, without a query, when the user's memberships did not change.
+        """
+        if not self._membership_change_cache.has_entity_changed(user_id, from_stream):
+            return []
+        rows = await self.db_pool.runInteraction(
+            "get_membership_changes_for_user",
+            self._get_membership_changes_txn,
+            user_id,
+            from_stream,
+            to_stream,
+        )
+        return [MembershipChange(*r) for r in rows]
+
+    @staticmethod
+    def _get_membership_changes_txn(
+        txn: LoggingTransaction, user_id: str, from_stream: int, to_stream: int
+    ) -> list[tuple[str, str, str, str, int]]:
+        txn.execute(
+            "SELECT room_id, event_id, membership, sender, event_stream_ordering FROM room_memberships"
+            " WHERE user_id = ? AND event_stream_ordering > ? AND event_stream_ordering <= ?"
+            " ORDER BY event_stream_ordering",
+            (user_id, from_stream, to_stream),
+        )
+        return [(r[0], r[1], r[2], r[3], int(r[4])) for r in txn.fetchall()]
+
     async def get_membership_event_ids_for_user(self, user_id: str, room_id: str) -> list[str]:
         """Every membership event of the user in the room, oldest first."""
         rows = await self.db_pool.simple_select_list(
@@ -161,7 +218,7 @@ class RoomMemberStore:
         self, txn: LoggingTransaction, events: Iterable[EventBase]
     ) -> None:
         """Record membership events in ``room_memberships`` (current or not)."""
-        rows = []
+        rows: list[tuple[Any, ...]] = []
         for event in events:
             content = event.content
             name = content.get("displayname")
@@ -179,6 +236,8 @@ class RoomMemberStore:
                 )
             )
         if rows:
+            changes = [(r[1], r[7]) for r in rows if r[7] is not None and r[7] > 0]
+            txn.call_after(self._record_membership_changes, changes)
             txn.executemany(
                 "INSERT INTO room_memberships (event_id, user_id, sender, room_id, membership,"
                 " display_name, avatar_url, event_stream_ordering) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -213,6 +272,10 @@ class RoomMemberStore:
     ) -> None:
         """Drop the cached member lists that a change to ``user_ids`` in ``room_id`` affects."""
         txn.call_after(self._invalidate_membership_caches, room_id, list(user_ids))
+
+    def _record_membership_changes(self, changes: list[tuple[str, int]]) -> None:
+        for user_id, stream in changes:
+            self._membership_change_cache.entity_has_changed(user_id, stream)
 
     def _invalidate_membership_caches(self, room_id: str, user_ids: list[str]) -> None:
         self._users_in_room_cache.invalidate(room_id)
