@@ -36,8 +36,7 @@ class DeactivateAccountHandler:
         await self._auth_handler.delete_access_tokens_for_user(user_id)
         await self._device_handler.delete_all_devices_for_user(user_id)
         await self._stores.registration.set_user_password_hash(user_id, None)
-        await self._stores.profile.set_profile_displayname(user_id, None)
-        await self._stores.profile.set_profile_avatar_url(user_id, None)
+        await self._stores.profile.clear_profile(user_id)
         logger.info("Deactivated %s (erase=%s)", user_id, erase_data)
         return True
 

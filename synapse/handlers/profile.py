@@ -1,8 +1,11 @@
-"""Display names and avatars of users."""
+"""User profiles: display name, avatar URL, and the other fields (``m.tz``, custom keys)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import re
+from typing import TYPE_CHECKING, Any
+
+from canonicaljson import encode_canonical_json
 
 from synapse.api.errors import AuthError, Codes, NotFoundError, SynapseError
 from synapse.types import JsonDict, Requester, UserID
@@ -12,6 +15,28 @@ if TYPE_CHECKING:
 
 MAX_DISPLAYNAME_LEN = 256
 MAX_AVATAR_URL_LEN = 1000
+# The spec's limits: a key of at most 255 bytes, a whole profile under 64 KiB.
+MAX_PROFILE_KEY_BYTES = 255
+MAX_PROFILE_SIZE = 64 * 1024
+
+DISPLAYNAME = "displayname"
+AVATAR_URL = "avatar_url"
+
+# ``displayname``, ``avatar_url``, ``m.tz`` or a namespaced custom key.
+_PROFILE_KEY_RE = re.compile(
+    r"^(avatar_url|displayname|m\.tz|[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+)$"
+)
+
+PROFILE_TOO_LARGE = "M_PROFILE_TOO_LARGE"
+KEY_TOO_LARGE = "M_KEY_TOO_LARGE"
+
+
+def check_profile_key(key: str) -> None:
+    """400 unless ``key`` may name a profile field."""
+    if len(key.encode("utf-8")) > MAX_PROFILE_KEY_BYTES:
+        raise SynapseError(400, "Profile key is too long", KEY_TOO_LARGE)
+    if not _PROFILE_KEY_RE.match(key):
+        raise SynapseError(400, "Invalid profile key.", Codes.INVALID_PARAM)
 
 
 class ProfileHandler:
@@ -28,18 +53,21 @@ class ProfileHandler:
         if user is None:
             raise NotFoundError("Profile was not found")
 
-    async def get_profile(self, user_id: str) -> JsonDict:
-        """``{"displayname", "avatar_url"}`` with the unset fields left out; 404 M_NOT_FOUND."""
-        target = UserID.from_string(user_id)
-        await self._check_local_user_exists(target)
-        info = await self._stores.profile.get_profileinfo(target.to_string())
-        result: JsonDict = {}
+    async def _full_profile(self, user_id: str) -> JsonDict:
+        result: JsonDict = await self._stores.profile.get_profile_fields(user_id)
+        info = await self._stores.profile.get_profileinfo(user_id)
         if info is not None:
             if info.display_name is not None:
-                result["displayname"] = info.display_name
+                result[DISPLAYNAME] = info.display_name
             if info.avatar_url is not None:
-                result["avatar_url"] = info.avatar_url
+                result[AVATAR_URL] = info.avatar_url
         return result
+
+    async def get_profile(self, user_id: str) -> JsonDict:
+        """Every field of the profile, unset ones left out; 404 M_NOT_FOUND."""
+        target = UserID.from_string(user_id)
+        await self._check_local_user_exists(target)
+        return await self._full_profile(target.to_string())
 
     async def get_displayname(self, target_user: UserID) -> str | None:
         await self._check_local_user_exists(target_user)
@@ -49,6 +77,15 @@ class ProfileHandler:
         await self._check_local_user_exists(target_user)
         return await self._stores.profile.get_profile_avatar_url(target_user.to_string())
 
+    async def get_profile_field(self, target_user: UserID, key: str) -> Any:
+        """The value of one field; 404 M_NOT_FOUND if the user or the field does not exist."""
+        check_profile_key(key)
+        await self._check_local_user_exists(target_user)
+        profile = await self._full_profile(target_user.to_string())
+        if key not in profile:
+            raise NotFoundError("The profile has no such field")
+        return profile[key]
+
     async def _check_may_change(
         self, target_user: UserID, requester: Requester, by_admin: bool, what: str
     ) -> None:
@@ -56,6 +93,8 @@ class ProfileHandler:
             raise SynapseError(400, "User is not hosted on this homeserver", Codes.INVALID_PARAM)
         if not by_admin and target_user != requester.user:
             raise AuthError(403, f"Cannot set another user's {what}")
+        if not by_admin and requester.is_guest and what != DISPLAYNAME:
+            raise AuthError(403, "Guests may only change their display name")
         await self._check_local_user_exists(target_user)
 
     async def set_displayname(
@@ -66,7 +105,7 @@ class ProfileHandler:
         by_admin: bool = False,
     ) -> None:
         """Set a display name; an empty one clears it. Only the user (or an admin) may."""
-        await self._check_may_change(target_user, requester, by_admin, "displayname")
+        await self._check_may_change(target_user, requester, by_admin, DISPLAYNAME)
         if not by_admin and not self.hs.config.server.enable_set_displayname:
             raise SynapseError(
                 400, "Changing display name is disabled on this server", Codes.FORBIDDEN
@@ -87,7 +126,7 @@ class ProfileHandler:
         by_admin: bool = False,
     ) -> None:
         """Set an avatar URL; an empty one clears it. Only the user (or an admin) may."""
-        await self._check_may_change(target_user, requester, by_admin, "avatar_url")
+        await self._check_may_change(target_user, requester, by_admin, AVATAR_URL)
         if not by_admin and not self.hs.config.server.enable_set_avatar_url:
             raise SynapseError(400, "Changing avatar is disabled on this server", Codes.FORBIDDEN)
         if len(new_avatar_url) > MAX_AVATAR_URL_LEN:
@@ -97,3 +136,44 @@ class ProfileHandler:
         await self._stores.profile.set_profile_avatar_url(
             target_user.to_string(), new_avatar_url or None
         )
+
+    async def set_profile_field(
+        self,
+        target_user: UserID,
+        requester: Requester,
+        key: str,
+        value: Any,
+        by_admin: bool = False,
+    ) -> None:
+        """Set any field; ``displayname`` and ``avatar_url`` must be strings."""
+        check_profile_key(key)
+        if key in (DISPLAYNAME, AVATAR_URL):
+            if not isinstance(value, str):
+                raise SynapseError(400, f"'{key}' must be a string", Codes.BAD_JSON)
+            if key == DISPLAYNAME:
+                await self.set_displayname(target_user, requester, value, by_admin)
+            else:
+                await self.set_avatar_url(target_user, requester, value, by_admin)
+            return
+        await self._check_may_change(target_user, requester, by_admin, key)
+        if key == "m.tz" and not isinstance(value, str):
+            raise SynapseError(400, "'m.tz' must be a string", Codes.BAD_JSON)
+        user_id = target_user.to_string()
+        profile = await self._full_profile(user_id)
+        profile[key] = value
+        if len(encode_canonical_json(profile)) >= MAX_PROFILE_SIZE:
+            raise SynapseError(400, "The profile would be too large", PROFILE_TOO_LARGE)
+        await self._stores.profile.set_profile_field(user_id, key, value)
+
+    async def delete_profile_field(
+        self, target_user: UserID, requester: Requester, key: str, by_admin: bool = False
+    ) -> None:
+        """Remove a field; removing one that is not set is no error."""
+        check_profile_key(key)
+        if key == DISPLAYNAME:
+            await self.set_displayname(target_user, requester, "", by_admin)
+        elif key == AVATAR_URL:
+            await self.set_avatar_url(target_user, requester, "", by_admin)
+        else:
+            await self._check_may_change(target_user, requester, by_admin, key)
+            await self._stores.profile.delete_profile_field(target_user.to_string(), key)

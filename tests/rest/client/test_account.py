@@ -176,6 +176,7 @@ class DeactivateTestCase(HomeserverTestCase):
         self.assertFalse(user.is_deactivated)
 
     def test_deactivate(self) -> None:
+        self.get_success(self.store.profile.set_profile_field(self.user_id, "m.tz", "UTC"))
         channel = self._deactivate({"auth": _password_auth("kermit", "monkey"), "erase": False})
         self.assertEqual(channel.code, 200, channel.json_body)
         self.assertEqual(channel.json_body, {"id_server_unbind_result": "success"})
@@ -198,6 +199,8 @@ class DeactivateTestCase(HomeserverTestCase):
         channel = self.make_request("GET", f"profile/{self.user_id}")
         self.assertEqual(channel.code, 200, channel.json_body)
         self.assertEqual(channel.json_body, {})
+        fields = self.get_success(self.store.profile.get_profile_fields(self.user_id))
+        self.assertEqual(fields, {})
 
 
 class WhoamiTestCase(HomeserverTestCase):

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+from typing import TYPE_CHECKING, Any
 
 import attr
 
 if TYPE_CHECKING:
     from synapse.server import HomeServer
-    from synapse.storage.database import DatabasePool
+    from synapse.storage.database import DatabasePool, LoggingTransaction
 
 
 @attr.s(slots=True, frozen=True, auto_attribs=True)
@@ -69,3 +70,40 @@ class ProfileStore:
             {"avatar_url": new_avatar_url},
             desc="set_profile_avatar_url",
         )
+
+    async def get_profile_fields(self, user_id: str) -> dict[str, Any]:
+        """The custom fields (``m.tz``, ``com.example.x``, ...) of the profile."""
+        rows = await self.db_pool.simple_select_list(
+            "profile_fields",
+            {"user_id": user_id},
+            ("field_name", "value"),
+            desc="get_profile_fields",
+        )
+        return {row[0]: json.loads(row[1]) for row in rows}
+
+    async def set_profile_field(self, user_id: str, field_name: str, value: Any) -> None:
+        await self.db_pool.simple_upsert(
+            "profile_fields",
+            {"user_id": user_id, "field_name": field_name},
+            {"value": json.dumps(value)},
+            desc="set_profile_field",
+        )
+
+    async def delete_profile_field(self, user_id: str, field_name: str) -> None:
+        await self.db_pool.simple_delete(
+            "profile_fields",
+            {"user_id": user_id, "field_name": field_name},
+            desc="delete_profile_field",
+        )
+
+    async def clear_profile(self, user_id: str) -> None:
+        """Remove every field of the profile (on deactivation)."""
+
+        def _txn(txn: LoggingTransaction) -> None:
+            txn.execute(
+                "UPDATE profiles SET displayname = NULL, avatar_url = NULL WHERE user_id = ?",
+                (user_id,),
+            )
+            txn.execute("DELETE FROM profile_fields WHERE user_id = ?", (user_id,))
+
+        await self.db_pool.runInteraction("clear_profile", _txn)
