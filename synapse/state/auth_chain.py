@@ -39,6 +39,9 @@ from synapse.events import EventBase
 
 StateKeyTuple = tuple[str, str]
 
+# How many links an insertion may follow to find which of its links are implied.
+_PRUNING_BUDGET = 2000
+
 
 class AuthChainIndex:
     """An in-memory chain cover index; see the module docstring."""
@@ -120,7 +123,8 @@ class AuthChainIndex:
             auth_positions.append(pos)
 
         # What the auth events reach: a link to an auth event among it would be implied.
-        reached = self._bounds(auth_positions)
+        # The walk is cut short in a large DAG; a link it then keeps is merely redundant.
+        reached = self._bounds(auth_positions, budget=_PRUNING_BUDGET)
 
         chain_id = -1
         if key is not None:
@@ -156,8 +160,11 @@ class AuthChainIndex:
         position = self._position
         return self._bounds(position[e] for e in event_ids)
 
-    def _bounds(self, positions: Iterable[tuple[int, int]]) -> dict[int, int]:
-        """``_chain_bounds`` of the events at these positions."""
+    def _bounds(
+        self, positions: Iterable[tuple[int, int]], budget: int | None = None
+    ) -> dict[int, int]:
+        """``_chain_bounds`` of the events at these positions; with a ``budget``, a lower
+        bound found by following at most about that many links."""
         members: dict[int, int] = {}
         # The highest sequence number whose links apply: the events themselves count here.
         link_bound: dict[int, int] = {}
@@ -179,6 +186,10 @@ class AuthChainIndex:
             n = len(links)
             if i == n:
                 continue
+            if budget is not None:
+                budget -= n - i
+                if budget < 0:
+                    break
             bound = link_bound[chain_id]
             while i < n:
                 origin, tc, ts = links[i]
