@@ -1,8 +1,8 @@
 """The database-backed ``StateResolutionStore``: events from the event store, auth chain
 differences from an ``AuthChainIndex`` per room.
 
-A room's index is built on first use from its ``event_auth`` rows (two queries, no walk
-event by event), kept in an LRU of rooms, and extended by the persistence queue with each
+A room's index of its state events (auth chains hold nothing else) is built on first use
+from its ``event_auth`` rows (one query, no walk event by event), kept in an LRU of rooms, and extended by the persistence queue with each
 batch it writes.
 """
 
@@ -67,7 +67,8 @@ class DatabaseStateResolutionStore:
         index = self._indexes.get(room_id)
         if index is None:
             return
-        batch = [e for e in events if e.event_id not in index]
+        # Auth chains hold only state events: messages need no place in the index.
+        batch = [e for e in events if e.is_state() and e.event_id not in index]
         try:
             index.add_events(batch)
         except ValueError:

@@ -163,8 +163,9 @@ class EventFederationStore:
     async def get_room_auth_graph(
         self, room_id: str
     ) -> list[tuple[str, str, str | None, list[str]]]:
-        """Every event of a room with its ``(event_id, type, state_key, auth_event_ids)``,
-        in two queries: what an auth chain index of the room is built from."""
+        """Every state event of a room with its ``(event_id, type, state_key,
+        auth_event_ids)``, in one query: what an auth chain index of the room is built
+        from (auth chains hold only state events)."""
         return await self.db_pool.runInteraction(
             "get_room_auth_graph", self._get_room_auth_graph_txn, room_id
         )
@@ -173,12 +174,17 @@ class EventFederationStore:
     def _get_room_auth_graph_txn(
         txn: LoggingTransaction, room_id: str
     ) -> list[tuple[str, str, str | None, list[str]]]:
-        txn.execute("SELECT event_id, auth_id FROM event_auth WHERE room_id = ?", (room_id,))
-        auth: dict[str, list[str]] = {}
-        for event_id, auth_id in txn.fetchall():
-            auth.setdefault(event_id, []).append(auth_id)
         txn.execute(
-            "SELECT event_id, type, state_key FROM events WHERE room_id = ? ORDER BY stream_ordering",
+            "SELECT e.event_id, e.type, e.state_key, a.auth_id FROM events AS e"
+            " LEFT JOIN event_auth AS a ON a.event_id = e.event_id"
+            " WHERE e.room_id = ? AND e.state_key IS NOT NULL",
             (room_id,),
         )
-        return [(e, t, k, auth.get(e, [])) for e, t, k in txn.fetchall()]
+        nodes: dict[str, tuple[str, str, list[str]]] = {}
+        for event_id, typ, state_key, auth_id in txn.fetchall():
+            node = nodes.get(event_id)
+            if node is None:
+                node = nodes[event_id] = (typ, state_key, [])
+            if auth_id is not None:
+                node[2].append(auth_id)
+        return [(e, t, k, auth) for e, (t, k, auth) in nodes.items()]
