@@ -12,9 +12,9 @@ import yaml
 
 
 def hash_password(password: str, pepper: str = "", rounds: int = 12) -> str:
-    return bcrypt.hashpw((password + pepper).encode("utf-8"), bcrypt.gensalt(rounds)).decode(
-        "ascii"
-    )
+    """The hash the server stores: bcrypt over the first 72 bytes of password and pepper."""
+    secret = (password + pepper).encode("utf-8")[:72]
+    return bcrypt.hashpw(secret, bcrypt.gensalt(rounds)).decode("ascii")
 
 
 def main(argv: list[str] | None = None) -> None:

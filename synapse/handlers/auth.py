@@ -35,6 +35,7 @@ logger = logging.getLogger(__name__)
 UI_AUTH_SESSION_EXPIRY_MS = 48 * 60 * 60 * 1000
 
 MAX_PASSWORD_LENGTH = 512
+BCRYPT_MAX_BYTES = 72
 
 _TOKEN_ALPHABET = string.ascii_letters + string.digits
 # 24 characters of a 62-letter alphabet: about 143 bits of randomness.
@@ -93,7 +94,9 @@ class AuthHandler:
     # Passwords
 
     def _peppered(self, password: str) -> bytes:
-        return (password + self._password_pepper).encode("utf-8")
+        # bcrypt reads at most 72 bytes; older versions cut the rest silently, and the
+        # hashes they made (Synapse's among them) only match the first 72 bytes.
+        return (password + self._password_pepper).encode("utf-8")[:BCRYPT_MAX_BYTES]
 
     async def hash(self, password: str) -> str:
         """The bcrypt hash of ``password`` with the configured pepper and rounds."""

@@ -52,3 +52,10 @@ class AuthHandlerTestCase(HomeserverTestCase):
             self.get_success(self.handler.check_user_exists("@ALICE:test")), "@alice:test"
         )
         self.assertIsNone(self.get_success(self.handler.check_user_exists("@bob:test")))
+
+    def test_long_password(self) -> None:
+        """bcrypt reads 72 bytes: longer passwords hash and check, as older hashes did."""
+        long_password = "p" * 100
+        hashed = self.get_success(self.handler.hash(long_password))
+        self.assertTrue(self.get_success(self.handler.validate_hash(long_password, hashed)))
+        self.assertTrue(bcrypt.checkpw(long_password.encode()[:72], hashed.encode()))

@@ -98,3 +98,9 @@ class RegisterNewMatrixUserTestCase(unittest.TestCase):
             )
         self.assertEqual(cm.exception.code, 1)
         self.assertIn("ERROR", err.getvalue())
+
+
+class HashPasswordLongTestCase(unittest.TestCase):
+    def test_long_password(self) -> None:
+        hashed = hash_password.hash_password("q" * 100, "pep", 4)
+        self.assertTrue(bcrypt.checkpw(b"q" * 72, hashed.encode()))

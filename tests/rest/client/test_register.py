@@ -192,6 +192,12 @@ class RegisterTestCase(HomeserverTestCase):
         self.assertEqual(channel.json_body["errcode"], "M_MISSING_PARAM")
         self.assertFalse(self._user_exists("@nopass:test"))
 
+    def test_long_password(self) -> None:
+        password = "long password " * 30
+        channel = self._register({"username": "longpw", "password": password})
+        self.assertEqual(channel.code, 200, channel.json_body)
+        self.login("longpw", password)
+
     def test_password_too_long(self) -> None:
         channel = self.make_request("POST", "register", {"username": "a", "password": "x" * 513})
         self.assertEqual(channel.code, 400, channel.json_body)
