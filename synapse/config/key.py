@@ -216,7 +216,7 @@ class KeyConfig(Config):
             server_name = read_str(entry, "server_name", path=path)
             verify_keys: dict[str, VerifyKey] | None = None
             if entry.get("verify_keys") is not None:
-                pinned = {
+                verify_keys = {
                     str(key_id): _decode_verify_key(
                         str(key_id), key, [*path, "verify_keys", str(key_id)]
                     )

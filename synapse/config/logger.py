@@ -84,6 +84,7 @@ disable_existing_loggers: false
 )
 
 _log_config_path: str | None = None
+_twisted_logging_started = False
 
 
 class LoggingConfig(Config):
@@ -207,10 +208,14 @@ def setup_logging(config: HomeServerConfig, redirect_stdio: bool | None = None) 
 
     from twisted.logger import ILogObserver, STDLibLogObserver, globalLogBeginner
 
+    global _twisted_logging_started
+    if _twisted_logging_started:
+        return
     if redirect_stdio is None:
         redirect_stdio = log_config is not None and not config.logging.no_redirect_stdio
     observer = cast(ILogObserver, STDLibLogObserver(name="twisted"))
     globalLogBeginner.beginLoggingTo([observer], redirectStandardIO=redirect_stdio)
+    _twisted_logging_started = True
 
 
 def reopen_log_files() -> None:
