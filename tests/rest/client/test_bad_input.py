@@ -180,7 +180,7 @@ def _fill(pattern: re.Pattern[str], values: dict[str, str], default: str) -> str
                 group, _add, _del, sub = arg
                 name = group_names.get(group)
                 value = quote(values.get(name, default), safe="") if name is not None else None
-                if value is not None and re.fullmatch(sources[name], value):
+                if name is not None and value is not None and re.fullmatch(sources[name], value):
                     out.append(value)
                 else:
                     out.append(render(sub))
@@ -259,7 +259,7 @@ class BadInputTestCase(HomeserverTestCase):
     def test_routes_are_found(self) -> None:
         routes = _routes(self.client_resource)
         self.assertGreater(len(routes), 2)
-        for method, pattern in routes:
+        for _method, pattern in routes:
             path = _fill(pattern, SAMPLE_PATH_VALUES, "x")
             self.assertTrue(pattern.match(path), f"{path} does not match {pattern.pattern}")
 
