@@ -213,8 +213,10 @@ def _routes(resource: JsonResource) -> list[tuple[str, re.Pattern[str]]]:
 
 
 class BadInputTestCase(HomeserverTestCase):
+    admin = False
+
     def create_resource_dict(self) -> dict[str, Resource]:
-        self.client_resource = ClientRestResource(self.hs)
+        self.client_resource: JsonResource = ClientRestResource(self.hs)
         return {"/_matrix/client": self.client_resource}
 
     def prepare(self, reactor: Any, clock: Any, hs: Any) -> None:
@@ -225,7 +227,7 @@ class BadInputTestCase(HomeserverTestCase):
 
     def _new_user(self) -> str:
         self.users += 1
-        user_id = self.register_user(f"alice{self.users}", "password")
+        user_id = self.register_user(f"alice{self.users}", "password", admin=self.admin)
         return self.create_access_token(user_id)
 
     def _ensure_token(self) -> None:
@@ -287,3 +289,20 @@ class BadInputTestCase(HomeserverTestCase):
             for query in BAD_QUERIES:
                 self.check(method, path + query, {} if method in ("POST", "PUT") else b"")
         self.assert_no_failures()
+
+
+class AdminBadInputTestCase(BadInputTestCase):
+    """The same sweep over the admin API, as a server admin."""
+
+    admin = True
+
+    def create_resource_dict(self) -> dict[str, Resource]:
+        from synapse.rest.admin import AdminRestResource
+
+        self.client_resource = AdminRestResource(self.hs)
+        return {"/_synapse/admin": self.client_resource}
+
+    def test_routes_are_found(self) -> None:
+        for _method, pattern in _routes(self.client_resource):
+            path = _fill(pattern, SAMPLE_PATH_VALUES, "x")
+            self.assertTrue(pattern.match(path), f"{path} does not match {pattern.pattern}")
