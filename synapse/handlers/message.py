@@ -370,48 +370,62 @@ class EventCreationHandler:
             raise ValueError("No events to send")
         if ratelimit:
             await self.ratelimit_message(requester)
+        # Events of the batch are not in the store yet: later ones may need earlier ones.
+        batch = {e.event_id: e for e, _ in events_and_contexts}
         for event, context in events_and_contexts:
             if event.type == EventTypes.Redaction:
-                await self._check_redaction(event, context)
+                await self._check_redaction(event, context, batch)
             elif event.type == EventTypes.CanonicalAlias and event.is_state():
                 await self.check_canonical_alias(event.room_id, event.content)
             elif event.type == EventTypes.Member and event.is_state():
                 membership = event.content.get("membership")
                 if membership == Membership.INVITE:
-                    event.unsigned["invite_room_state"] = await self.stripped_room_state(context)
+                    event.unsigned["invite_room_state"] = await self.stripped_room_state(
+                        context, batch
+                    )
                 elif membership == Membership.KNOCK:
-                    event.unsigned["knock_room_state"] = await self.stripped_room_state(context)
+                    event.unsigned["knock_room_state"] = await self.stripped_room_state(
+                        context, batch
+                    )
 
         await self.hs.get_persistence_queue().persist_events(events_and_contexts)
         return events_and_contexts[-1][0]
 
-    async def stripped_room_state(self, context: EventContext) -> list[JsonDict]:
+    async def stripped_room_state(
+        self, context: EventContext, known_events: Mapping[str, EventBase] | None = None
+    ) -> list[JsonDict]:
         """The stripped state an invitee or knocker sees (``room_prejoin_state``): from
-        the state before the event."""
+        the state before the event. ``known_events`` may hold events not stored yet."""
         types = [(t, k) for t, k in self._prejoin_state_types]
         state_ids = await context.get_prev_state_ids(StateFilter.from_types(types))
-        events = await self._events.get_events(state_ids.values())
+        events = await self._get_events(state_ids.values(), known_events)
         return [strip_event(events[e]) for e in state_ids.values() if e in events]
 
-    @staticmethod
-    def stripped_state_from_events(
-        state: StateEventMap, types: Iterable[tuple[str, str | None]]
-    ) -> list[JsonDict]:
-        """As ``stripped_room_state``, from state events already in memory."""
-        wanted = list(types)
-        out = []
-        for (etype, state_key), event in state.items():
-            if any(t == etype and (k is None or k == state_key) for t, k in wanted):
-                out.append(strip_event(event))
+    async def _get_events(
+        self, event_ids: Iterable[str], known_events: Mapping[str, EventBase] | None
+    ) -> dict[str, EventBase]:
+        event_ids = list(event_ids)
+        known = known_events or {}
+        out = {e: known[e] for e in event_ids if e in known}
+        missing = [e for e in event_ids if e not in out]
+        if missing:
+            out.update(await self._events.get_events(missing))
         return out
 
-    async def _check_redaction(self, event: EventBase, context: EventContext) -> None:
+    async def _check_redaction(
+        self,
+        event: EventBase,
+        context: EventContext,
+        known_events: Mapping[str, EventBase] | None = None,
+    ) -> None:
         """Only the sender of an event, or a user with the redact level, may redact it;
         nobody may redact the create event."""
         redacts = event.redacts
         if redacts is None:
             return
-        original = await self._events.get_event(redacts, allow_none=True, allow_rejected=True)
+        original = (known_events or {}).get(redacts) or await self._events.get_event(
+            redacts, allow_none=True, allow_rejected=True
+        )
         if original is None or original.room_id != event.room_id:
             return
         if original.type == EventTypes.Create:
@@ -421,7 +435,7 @@ class EventCreationHandler:
         state_ids = await context.get_prev_state_ids(
             StateFilter.from_types([(EventTypes.Create, ""), (EventTypes.PowerLevels, "")])
         )
-        state_events = await self._events.get_events(state_ids.values())
+        state_events = await self._get_events(state_ids.values(), known_events)
         auth_state = {k: state_events[v] for k, v in state_ids.items() if v in state_events}
         if get_user_power_level(event.sender, auth_state) < get_named_level(auth_state, "redact"):
             raise AuthError(403, "You don't have permission to redact events")
