@@ -104,7 +104,7 @@ class DaemonTestCase(unittest.TestCase):
         proc = self.start(dict(self.env, NOTIFY_SOCKET="@" + name))
         try:
             message = notify.recv(4096)
-        except socket.timeout:
+        except TimeoutError:
             proc.kill()
             _, err = proc.communicate()
             self.fail(f"no READY=1 within {START_TIMEOUT}s; stderr: {err}")
