@@ -34,17 +34,24 @@ class Auth:
         self._last_ip_record: dict[tuple[int, str, str], int] = {}
 
     async def get_user_by_req(
-        self, request: Request, allow_guest: bool = False, allow_expired: bool = False
+        self,
+        request: Request,
+        allow_guest: bool = False,
+        allow_expired: bool = False,
+        allow_locked: bool = False,
     ) -> Requester:
         """The caller of ``request``.
 
         Raises:
             MissingClientTokenError: no token was given (401 M_MISSING_TOKEN).
             InvalidClientTokenError: the token is unknown or expired (401 M_UNKNOWN_TOKEN).
-            AuthError: a guest called an endpoint closed to guests (403 M_GUEST_ACCESS_FORBIDDEN).
+            AuthError: a guest called an endpoint closed to guests (403 M_GUEST_ACCESS_FORBIDDEN);
+                the account is locked (401 M_USER_LOCKED, unless ``allow_locked``).
         """
         token = self.get_access_token_from_request(request)
-        requester = await self.get_user_by_access_token(token, allow_expired=allow_expired)
+        requester = await self.get_user_by_access_token(
+            token, allow_expired=allow_expired, allow_locked=allow_locked
+        )
         if requester.is_guest and not allow_guest:
             raise AuthError(403, "Guest access not allowed", errcode=Codes.GUEST_ACCESS_FORBIDDEN)
         await self._record_client_ip(request, requester)
@@ -54,7 +61,9 @@ class Auth:
             pass
         return requester
 
-    async def get_user_by_access_token(self, token: str, allow_expired: bool = False) -> Requester:
+    async def get_user_by_access_token(
+        self, token: str, allow_expired: bool = False, allow_locked: bool = False
+    ) -> Requester:
         """The user and device ``token`` belongs to."""
         info = await self._stores.registration.get_user_by_access_token(token)
         if info is None or info.is_deactivated:
@@ -66,6 +75,13 @@ class Auth:
         ):
             # The session is still known: the client may log in again to the same device.
             raise InvalidClientTokenError("Access token has expired", soft_logout=True)
+        if info.is_locked and not allow_locked:
+            raise AuthError(
+                401,
+                "User account has been locked",
+                errcode=Codes.USER_LOCKED,
+                additional_fields={"soft_logout": True},
+            )
         return create_requester(
             info.user_id,
             access_token_id=info.token_id,

@@ -25,7 +25,9 @@ class LogoutRestServlet(RestServlet):
         self.device_handler = hs.get_device_handler()
 
     async def on_POST(self, request: Request) -> tuple[int, JsonDict]:
-        requester = await self.auth.get_user_by_req(request, allow_guest=True, allow_expired=True)
+        requester = await self.auth.get_user_by_req(
+            request, allow_guest=True, allow_expired=True, allow_locked=True
+        )
         if requester.device_id is not None:
             await self.device_handler.delete_device(requester.user.to_string(), requester.device_id)
         else:
@@ -46,7 +48,9 @@ class LogoutAllRestServlet(RestServlet):
         self.device_handler = hs.get_device_handler()
 
     async def on_POST(self, request: Request) -> tuple[int, JsonDict]:
-        requester = await self.auth.get_user_by_req(request, allow_guest=True, allow_expired=True)
+        requester = await self.auth.get_user_by_req(
+            request, allow_guest=True, allow_expired=True, allow_locked=True
+        )
         user_id = requester.user.to_string()
         await self.device_handler.delete_all_devices_for_user(user_id)
         await self.auth_handler.delete_access_tokens_for_user(user_id)

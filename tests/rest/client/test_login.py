@@ -305,3 +305,14 @@ class AccessTokenTestCase(HomeserverTestCase):
         (device,) = devices.values()
         self.assertEqual(device.last_seen_ip, "10.1.2.3")
         self.assertIsNotNone(device.last_seen_ts)
+
+    def test_locked_user(self) -> None:
+        store = self.hs.get_datastores().main.registration
+        self.get_success(store.set_user_locked_status(self.user_id, True))
+        channel = self.make_request("GET", "account/whoami", access_token=self.token)
+        self.assertEqual(channel.code, 401, channel.json_body)
+        self.assertEqual(channel.json_body["errcode"], "M_USER_LOCKED")
+        self.assertIs(channel.json_body["soft_logout"], True)
+        # A locked user may still log out.
+        channel = self.make_request("POST", "logout", {}, access_token=self.token)
+        self.assertEqual(channel.code, 200, channel.json_body)

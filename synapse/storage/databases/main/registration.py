@@ -46,6 +46,7 @@ class TokenLookupResult:
     is_deactivated: bool
     valid_until_ms: int | None
     token_owner: str
+    is_locked: bool = False
 
 
 _USER_COLUMNS = (
@@ -314,7 +315,7 @@ class RegistrationStore:
         def _txn(txn: LoggingTransaction) -> TokenLookupResult | None:
             txn.execute(
                 "SELECT t.id, t.user_id, t.device_id, t.valid_until_ms, t.puppets_user_id,"
-                " u.is_guest, u.deactivated"
+                " u.is_guest, u.deactivated, u.locked"
                 " FROM access_tokens AS t"
                 " INNER JOIN users AS u ON u.name = COALESCE(t.puppets_user_id, t.user_id)"
                 " WHERE t.token_hash = ?",
@@ -323,7 +324,7 @@ class RegistrationStore:
             row = txn.fetchone()
             if row is None:
                 return None
-            token_id, owner, device_id, valid_until_ms, puppets, is_guest, deactivated = row
+            token_id, owner, device_id, valid_until_ms, puppets, is_guest, deactivated, locked = row
             return TokenLookupResult(
                 user_id=puppets or owner,
                 token_id=int(token_id),
@@ -332,6 +333,7 @@ class RegistrationStore:
                 is_deactivated=bool(deactivated),
                 valid_until_ms=valid_until_ms,
                 token_owner=owner,
+                is_locked=bool(locked),
             )
 
         return await self.db_pool.runInteraction("get_user_by_access_token", _txn)
