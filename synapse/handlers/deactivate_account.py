@@ -37,9 +37,12 @@ class DeactivateAccountHandler:
         await self._device_handler.delete_all_devices_for_user(user_id)
         await self._stores.registration.set_user_password_hash(user_id, None)
         await self._stores.profile.clear_profile(user_id)
-        logger.info("Deactivated %s (erase=%s)", user_id, erase_data)
+        if erase_data:
+            await self._stores.registration.mark_user_erased(user_id)
+        logger.info("Deactivated %s (erase: %s)", user_id, erase_data)
         return True
 
     async def activate_account(self, user_id: str) -> None:
         """Let a deactivated user back in (they still need a new password to log in)."""
         await self._stores.registration.set_user_deactivated_status(user_id, False)
+        await self._stores.registration.mark_user_not_erased(user_id)

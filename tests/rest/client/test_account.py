@@ -167,6 +167,11 @@ class DeactivateTestCase(HomeserverTestCase):
         whoami = self.make_request("GET", "account/whoami", access_token=self.token)
         self.assertEqual(whoami.code, 200)
 
+    def test_deactivate_and_erase(self) -> None:
+        channel = self._deactivate({"auth": _password_auth("kermit", "monkey"), "erase": True})
+        self.assertEqual(channel.code, 200, channel.json_body)
+        self.assertTrue(self.get_success(self.store.registration.is_user_erased(self.user_id)))
+
     def test_bad_body(self) -> None:
         channel = self._deactivate({"erase": "yes", "auth": _password_auth("kermit", "monkey")})
         self.assertEqual(channel.code, 400, channel.json_body)
@@ -180,6 +185,7 @@ class DeactivateTestCase(HomeserverTestCase):
         channel = self._deactivate({"auth": _password_auth("kermit", "monkey"), "erase": False})
         self.assertEqual(channel.code, 200, channel.json_body)
         self.assertEqual(channel.json_body, {"id_server_unbind_result": "success"})
+        self.assertFalse(self.get_success(self.store.registration.is_user_erased(self.user_id)))
 
         user = self.get_success(self.store.registration.get_user_by_id(self.user_id))
         assert user is not None

@@ -238,6 +238,23 @@ class RegistrationStore:
         )
         return bool(res)
 
+    async def mark_user_erased(self, user_id: str) -> None:
+        """Record that the user asked for their data to be erased."""
+        await self.db_pool.simple_upsert(
+            "erased_users", {"user_id": user_id}, {}, desc="mark_user_erased"
+        )
+
+    async def mark_user_not_erased(self, user_id: str) -> None:
+        await self.db_pool.simple_delete(
+            "erased_users", {"user_id": user_id}, desc="mark_user_not_erased"
+        )
+
+    async def is_user_erased(self, user_id: str) -> bool:
+        res = await self.db_pool.simple_select_one_onecol(
+            "erased_users", {"user_id": user_id}, "user_id", allow_none=True, desc="is_erased"
+        )
+        return res is not None
+
     async def count_all_users(self) -> int:
         def _txn(txn: LoggingTransaction) -> int:
             txn.execute("SELECT COUNT(*) FROM users")
