@@ -26,6 +26,7 @@ from synapse.app._base import (
     start_listening,
     write_pid_file,
 )
+from synapse.http.site import SynapseSite
 from tests.server import default_config, get_clock, make_request, setup_test_homeserver
 
 
@@ -100,6 +101,7 @@ class ListenersTestCase(unittest.TestCase):
         with mock.patch.dict("sys.modules", {"synapse.http.resource_tree": None}):
             resource = build_listener_resource(hs, listener)
             site = build_site(hs, listener, resource)
+        assert isinstance(site, SynapseSite)
         channel = make_request(hs.get_reactor(), site, "GET", "/health", shorthand=False)
         self.assertEqual(channel.code, 200)
         self.assertEqual(channel.result["body"], b"OK")
