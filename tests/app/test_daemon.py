@@ -59,6 +59,8 @@ class DaemonTestCase(unittest.TestCase):
             config = yaml.safe_load(f)
         config["listeners"][0]["port"] = self.port
         config["listeners"][0]["bind_addresses"] = ["127.0.0.1"]
+        config["no_such_setting"] = True
+        config["oidc_providers"] = [{"idp_id": "example"}]
         with open(self.config_path, "w") as f:
             yaml.safe_dump(config, f)
         self.pid_file = config["pid_file"]
@@ -137,6 +139,10 @@ class DaemonTestCase(unittest.TestCase):
         self.assertEqual(proc.returncode, 0, err)
         self.assertNotIn("Traceback", err)
         self.assertFalse(os.path.exists(self.pid_file), "the pid file is removed on a clean exit")
+        with open(log_file + ".1") as f:
+            first_log = f.read()
+        self.assertEqual(first_log.count("Unknown config key 'no_such_setting'"), 1, first_log)
+        self.assertEqual(first_log.count("'oidc_providers'"), 1, first_log)
         with open(log_file) as f:
             self.assertIn("Shutdown complete", f.read())
         with socket.socket() as s:
