@@ -35,7 +35,14 @@ class DirectoryHandler:
 
     # --- lookups ---------------------------------------------------------------------
     def _check_alias(self, room_alias: str, must_be_local: bool = True) -> None:
-        if not is_valid_room_alias(room_alias):
+        """The alias grammar (and, for new aliases, no empty or blank-containing local
+        part); ``must_be_local``: in this server's namespace. 400 M_INVALID_PARAM."""
+        localpart = room_alias[1:].split(":", 1)[0]
+        if (
+            not is_valid_room_alias(room_alias)
+            or not localpart
+            or any(c.isspace() for c in localpart)
+        ):
             raise SynapseError(400, f"Invalid room alias {room_alias!r}", Codes.INVALID_PARAM)
         if must_be_local and not self.hs.is_mine_id(room_alias):
             raise SynapseError(400, "Room alias must be local", Codes.INVALID_PARAM)
