@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from synapse.api.constants import Membership
 from synapse.api.errors import NotFoundError
+from synapse.types import create_requester
 
 if TYPE_CHECKING:
     from synapse.server import HomeServer
@@ -39,8 +41,26 @@ class DeactivateAccountHandler:
         await self._stores.profile.clear_profile(user_id)
         if erase_data:
             await self._stores.registration.mark_user_erased(user_id)
+        await self._part_all_rooms(user_id)
         logger.info("Deactivated %s (erase: %s)", user_id, erase_data)
         return True
+
+    async def _part_all_rooms(self, user_id: str) -> None:
+        """Leave every room joined, and turn down every invite and knock."""
+        rooms = await self._stores.roommember.get_rooms_for_local_user_where_membership_is(
+            user_id, [Membership.JOIN, Membership.INVITE, Membership.KNOCK]
+        )
+        if not rooms:
+            return
+        member_handler = self.hs.get_room_member_handler()
+        requester = create_requester(user_id)
+        for room in rooms:
+            try:
+                await member_handler.update_membership(
+                    requester, user_id, room.room_id, "leave", ratelimit=False
+                )
+            except Exception:
+                logger.warning("Failed to make %s leave %s", user_id, room.room_id, exc_info=True)
 
     async def activate_account(self, user_id: str) -> None:
         """Let a deactivated user back in (they still need a new password to log in)."""

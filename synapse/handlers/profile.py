@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import TYPE_CHECKING, Any
 
 from canonicaljson import encode_canonical_json
 
+from synapse.api.constants import Membership
 from synapse.api.errors import AuthError, Codes, NotFoundError, SynapseError
-from synapse.types import JsonDict, Requester, UserID
+from synapse.types import JsonDict, Requester, UserID, create_requester
 
 if TYPE_CHECKING:
     from synapse.server import HomeServer
+
+logger = logging.getLogger(__name__)
 
 MAX_DISPLAYNAME_LEN = 256
 MAX_AVATAR_URL_LEN = 1000
@@ -117,6 +121,7 @@ class ProfileHandler:
         await self._stores.profile.set_profile_displayname(
             target_user.to_string(), new_displayname or None
         )
+        await self.update_join_states(target_user)
 
     async def set_avatar_url(
         self,
@@ -136,6 +141,27 @@ class ProfileHandler:
         await self._stores.profile.set_profile_avatar_url(
             target_user.to_string(), new_avatar_url or None
         )
+        await self.update_join_states(target_user)
+
+    async def update_join_states(self, target_user: UserID) -> None:
+        """Send a new join event, with the new name and avatar, into each joined room."""
+        user_id = target_user.to_string()
+        rooms = await self._stores.roommember.get_rooms_for_local_user_where_membership_is(
+            user_id, [Membership.JOIN]
+        )
+        if not rooms:
+            return
+        member_handler = self.hs.get_room_member_handler()
+        requester = create_requester(user_id)
+        for room in rooms:
+            try:
+                await member_handler.update_membership(
+                    requester, user_id, room.room_id, "join", ratelimit=False
+                )
+            except Exception:
+                logger.warning(
+                    "Failed to update the profile of %s in %s", user_id, room.room_id, exc_info=True
+                )
 
     async def set_profile_field(
         self,
