@@ -326,13 +326,21 @@ class JsonResource(DirectServeJsonResource):
                 kwargs[name] = None
                 continue
             try:
-                kwargs[name] = urllib.parse.unquote(value, errors="strict")
+                decoded = urllib.parse.unquote(value, errors="strict")
             except UnicodeDecodeError:
                 raise SynapseError(
                     HTTPStatus.BAD_REQUEST,
                     f"Invalid UTF-8 in path parameter {name}",
                     Codes.INVALID_PARAM,
                 )
+            if "\x00" in decoded:
+                # No Matrix identifier contains NUL, and PostgreSQL cannot store it.
+                raise SynapseError(
+                    HTTPStatus.BAD_REQUEST,
+                    f"NUL character in path parameter {name}",
+                    Codes.INVALID_PARAM,
+                )
+            kwargs[name] = decoded
         _set_cancellable(request, request.method.decode("ascii", errors="replace"), entry.callback)
         return await entry.callback(request, **kwargs)
 

@@ -56,6 +56,12 @@ def _arg_values(args: Mapping[bytes, Sequence[bytes]], name: str) -> Sequence[by
 
 
 def _decode_arg(name: str, value: bytes) -> str:
+    if b"\x00" in value:
+        raise SynapseError(
+            HTTPStatus.BAD_REQUEST,
+            f"Query parameter {name!r} contains a NUL character",
+            Codes.INVALID_PARAM,
+        )
     try:
         return value.decode("utf-8")
     except UnicodeDecodeError:

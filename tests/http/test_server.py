@@ -169,6 +169,9 @@ class JsonResourceTestCase(ResourceTestBase):
         self.assert_error(
             self.request("GET", "/_matrix/client/v3/name/%FF"), 400, Codes.INVALID_PARAM
         )
+        self.assert_error(
+            self.request("GET", "/_matrix/client/v3/name/a%00b"), 400, Codes.INVALID_PARAM
+        )
 
     def test_client_disconnect_cancels_handler(self) -> None:
         waiting: defer.Deferred[None] = defer.Deferred()

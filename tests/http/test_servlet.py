@@ -154,3 +154,4 @@ class ServletParsingTestCase(HomeserverTestCase):
             channel = self.make_request("GET", f"echo?from=s&{query}")
             self.assert_error(channel, Codes.INVALID_PARAM, name)
         self.assert_error(self.make_request("GET", "echo?from=%FF"), Codes.INVALID_PARAM, "from")
+        self.assert_error(self.make_request("GET", "echo?from=a%00"), Codes.INVALID_PARAM, "from")

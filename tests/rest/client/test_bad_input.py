@@ -129,6 +129,8 @@ BAD_BODIES: list[bytes | dict[str, Any] | list[Any]] = [
     WRONG_TYPES,
     {key: None for key in WRONG_TYPES},
     {key: {"nested": [1, {"x": None}]} for key in WRONG_TYPES},
+    # NUL is valid JSON but cannot be stored in a PostgreSQL text column.
+    {key: "nul\u0000" for key in WRONG_TYPES},
     # Big strings, but a body still under the listener's limit.
     {key: "x" * 60000 for key in ("displayname", "body", "name")},
 ]
