@@ -14,15 +14,20 @@ from twisted.internet.interfaces import IReactorCore
 
 if TYPE_CHECKING:
     from synapse.api.auth import Auth
+    from synapse.api.filtering import Filtering
     from synapse.config.homeserver import HomeServerConfig
+    from synapse.events.client_serializer import EventClientSerializer
     from synapse.handlers.auth import AuthHandler
     from synapse.handlers.deactivate_account import DeactivateAccountHandler
     from synapse.handlers.device import DeviceHandler
     from synapse.handlers.directory import DirectoryHandler
     from synapse.handlers.message import EventCreationHandler, MessageHandler
+    from synapse.handlers.pagination import PaginationHandler
     from synapse.handlers.profile import ProfileHandler
     from synapse.handlers.register import RegistrationHandler
+    from synapse.handlers.relations import RelationsHandler
     from synapse.handlers.room import RoomCreationHandler
+    from synapse.handlers.room_context import RoomContextHandler
     from synapse.handlers.room_list import RoomListHandler
     from synapse.handlers.room_member import RoomMemberHandler
     from synapse.handlers.room_upgrade import RoomUpgradeHandler
@@ -216,3 +221,33 @@ class HomeServer:
         from synapse.handlers.room_upgrade import RoomUpgradeHandler
 
         return RoomUpgradeHandler(self)
+
+    @cache_in_self
+    def get_filtering(self) -> Filtering:
+        from synapse.api.filtering import Filtering
+
+        return Filtering(self)
+
+    @cache_in_self
+    def get_event_client_serializer(self) -> EventClientSerializer:
+        from synapse.events.client_serializer import EventClientSerializer
+
+        return EventClientSerializer()
+
+    @cache_in_self
+    def get_relations_handler(self) -> RelationsHandler:
+        from synapse.handlers.relations import RelationsHandler
+
+        return RelationsHandler(self)
+
+    @cache_in_self
+    def get_pagination_handler(self) -> PaginationHandler:
+        from synapse.handlers.pagination import PaginationHandler
+
+        return PaginationHandler(self)
+
+    @cache_in_self
+    def get_room_context_handler(self) -> RoomContextHandler:
+        from synapse.handlers.room_context import RoomContextHandler
+
+        return RoomContextHandler(self)

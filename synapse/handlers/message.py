@@ -373,6 +373,8 @@ class EventCreationHandler:
         # Events of the batch are not in the store yet: later ones may need earlier ones.
         batch = {e.event_id: e for e, _ in events_and_contexts}
         for event, context in events_and_contexts:
+            if isinstance(event.content.get(EventContentFields.RELATIONS), dict):
+                await self.hs.get_relations_handler().validate_new_relation(event)
             if event.type == EventTypes.Redaction:
                 await self._check_redaction(event, context, batch)
             elif event.type == EventTypes.CanonicalAlias and event.is_state():

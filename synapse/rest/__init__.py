@@ -11,12 +11,15 @@ from synapse.rest.client import (
     capabilities,
     devices,
     directory,
+    filter,
     login,
     logout,
     membership,
     profile,
     register,
+    relations,
     room,
+    room_history,
     room_upgrade,
     versions,
 )
@@ -41,6 +44,9 @@ CLIENT_SERVLET_MODULES: list[RegisterServletsFunc] = [
     membership.register_servlets,
     directory.register_servlets,
     room_upgrade.register_servlets,
+    filter.register_servlets,
+    room_history.register_servlets,
+    relations.register_servlets,
 ]
 
 

@@ -7,10 +7,13 @@ from typing import TYPE_CHECKING
 from synapse.storage.databases.main.devices import DeviceStore
 from synapse.storage.databases.main.directory import RoomAliasStore
 from synapse.storage.databases.main.event_federation import EventFederationStore
+from synapse.storage.databases.main.event_timestamps import EventTimestampStore
 from synapse.storage.databases.main.events import PersistEventsStore
 from synapse.storage.databases.main.events_worker import EventsWorkerStore
+from synapse.storage.databases.main.filtering import FilteringStore
 from synapse.storage.databases.main.profile import ProfileStore
 from synapse.storage.databases.main.registration import RegistrationStore
+from synapse.storage.databases.main.relations import RelationsStore
 from synapse.storage.databases.main.room import RoomStore
 from synapse.storage.databases.main.roommember import RoomMemberStore
 from synapse.storage.databases.main.state import StateStore
@@ -49,6 +52,9 @@ class MainStores:
         self.event_federation = EventFederationStore(database, hs)
         self.stream = StreamStore(database, hs, self.events)
         self.directory = RoomAliasStore(database, hs)
+        self.filtering = FilteringStore(database, hs)
+        self.relations = RelationsStore(database, hs)
+        self.event_timestamps = EventTimestampStore(database, hs)
         self.persist_events = PersistEventsStore(
             database, hs, self.events, self.state, self.roommember, self.event_federation, self.stream
         )

@@ -17,6 +17,7 @@ import attr
 from synapse.api.constants import EventTypes
 from synapse.events import EventBase
 from synapse.storage.databases.main._events_sql import batch_iter, encode_json, in_list
+from synapse.storage.databases.main.relations import RelationsStore
 from synapse.types import StateKey
 
 if TYPE_CHECKING:
@@ -151,6 +152,7 @@ class PersistEventsStore:
 
         redacted = self._store_redactions_txn(txn, accepted, now)
         self._store_relations_txn(txn, accepted)
+        RelationsStore.update_threads_txn(txn, accepted)
         self._store_txn_ids_txn(txn, events, now)
 
         invalidate = [e.event_id for e in events] + redacted
