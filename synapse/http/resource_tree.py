@@ -50,8 +50,11 @@ def _client_resources(hs: HomeServer) -> dict[str, Resource]:
 
 
 def _metrics_resources(hs: HomeServer) -> dict[str, Resource]:
+    from synapse.metrics.reactor import install_reactor_tick_metrics
     from synapse.metrics.resource import MetricsResource
 
+    # Reactor tick times are worth measuring once something serves them.
+    install_reactor_tick_metrics(hs.get_reactor())
     return {METRICS_PREFIX: MetricsResource()}
 
 
