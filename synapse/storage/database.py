@@ -214,12 +214,14 @@ class LoggingTransaction:
 class LoggingDatabaseConnection:
     """A driver connection with the engine it belongs to; its cursors are :class:`LoggingTransaction`."""
 
-    __slots__ = ("conn", "engine", "default_txn_name")
+    __slots__ = ("conn", "engine", "default_txn_name", "transactions")
 
     def __init__(self, conn: Connection, engine: BaseDatabaseEngine, default_txn_name: str) -> None:
         self.conn = conn
         self.engine = engine
         self.default_txn_name = default_txn_name
+        #: Transactions run on this connection (for ``txn_limit``).
+        self.transactions = 0
 
     def cursor(
         self,
@@ -319,6 +321,11 @@ class DatabasePool:
         self.is_postgres = engine.name == "psycopg2"
         self.name = database_config.name
         self._cp_min, self._cp_max = pool_limits(database_config.config, engine)
+        # Replace a connection after this many transactions (0: never), which bounds
+        # what a driver or server may hold per connection. A ":memory:" database cannot.
+        self._txn_limit = int(database_config.config.get("txn_limit") or 0)
+        if getattr(engine, "is_in_memory", False):
+            self._txn_limit = 0
 
         self._conn_lock = threading.Lock()
         self._idle: list[LoggingDatabaseConnection] = []
@@ -406,6 +413,7 @@ class DatabasePool:
     ) -> R:
         """Run ``func`` in a transaction on ``conn`` (in the calling thread), with retries."""
         name = f"{desc}-{next(self._txn_ids)}"
+        conn.transactions += 1
         start = time.perf_counter()
         try:
             for attempt in itertools.count():
@@ -439,7 +447,7 @@ class DatabasePool:
                         continue
                     raise
                 finally:
-                    txn.close()
+                    _close_cursor_quietly(txn)
             raise AssertionError("unreachable")
         finally:
             duration = time.perf_counter() - start
@@ -498,6 +506,8 @@ class DatabasePool:
 
     def _return_connection(self, conn: LoggingDatabaseConnection) -> None:
         broken = self.engine.is_connection_closed(conn.conn)
+        if self._txn_limit and conn.transactions >= self._txn_limit:
+            broken = True
         if not broken:
             try:
                 # Leave no transaction open (a no-op after a commit).
@@ -861,6 +871,13 @@ def _run_callbacks(desc: str, callbacks: list[_Callback]) -> None:
             callback(*args, **kwargs)
         except Exception:
             logger.exception("Callback of transaction %r failed", desc)
+
+
+def _close_cursor_quietly(txn: LoggingTransaction) -> None:
+    try:
+        txn.close()
+    except Exception:
+        logger.debug("Error closing a cursor", exc_info=True)
 
 
 def _close_quietly(conn: LoggingDatabaseConnection) -> None:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import sqlite3
+import tempfile
 from typing import Any
 from unittest import mock
 
 from prometheus_client import REGISTRY
 
 from synapse.api.errors import StoreError
-from synapse.storage.database import LoggingDatabaseConnection, LoggingTransaction
+from synapse.storage.database import DatabasePool, LoggingDatabaseConnection, LoggingTransaction
+from synapse.storage.engines import create_engine
 from tests.storage._base import DatabaseTestCase
+from tests.utils import DatabaseConfigStandIn
 
 
 class DatabasePoolTestCase(DatabaseTestCase):
@@ -347,3 +350,27 @@ class DatabasePoolTestCase(DatabaseTestCase):
         self.assertEqual(
             self.get_success(self.db.execute("count", "SELECT COUNT(*) FROM things")), [(600,)]
         )
+
+
+class TxnLimitTestCase(DatabaseTestCase):
+    def test_connection_replaced_after_txn_limit(self) -> None:
+        if self.is_postgres:
+            config = {**self.db_config, "txn_limit": 2}
+        else:
+            tmp = tempfile.TemporaryDirectory()
+            self.addCleanup(tmp.cleanup)
+            config = {"name": "sqlite3", "args": {"database": f"{tmp.name}/t.db"}, "txn_limit": 2}
+        pool = DatabasePool(
+            self.hs, DatabaseConfigStandIn(config["name"], config), create_engine(config)
+        )
+        self.addCleanup(pool.close)
+
+        def _connection(txn: LoggingTransaction) -> Any:
+            return txn.txn.connection  # type: ignore[attr-defined]
+
+        # Holding the connections keeps them distinct objects.
+        conns = [self.get_success(pool.runInteraction("which", _connection)) for _ in range(5)]
+        self.assertIs(conns[0], conns[1])
+        self.assertIsNot(conns[1], conns[2])
+        self.assertIs(conns[2], conns[3])
+        self.assertIsNot(conns[3], conns[4])
