@@ -158,6 +158,12 @@ class SynapseRequest(Request):
         requests_in_flight.inc()
         super().process()
 
+    def render(self, resrc: Any) -> None:
+        # Named after the resource until a servlet gives a better name.
+        if self.request_metrics_name is None:
+            self.request_metrics_name = resrc.__class__.__name__
+        super().render(resrc)
+
     def processingFailed(self, reason: Failure) -> None:  # type: ignore[override]
         """An exception escaped a resource's ``render``: answer it as JSON."""
         return_json_error(reason, self)

@@ -30,7 +30,12 @@ class MetricsResourceTestCase(HomeserverTestCase):
     def test_request_metrics(self) -> None:
         self.make_request("GET", "/_matrix/client/versions")
         self.make_request("GET", "/_matrix/client/v3/nothing_here")
+        self.make_request("GET", "/_synapse/metrics")
         text = self.metrics()
+        self.assertIn(
+            'synapse_http_server_requests_total{code="200",method="GET",servlet="MetricsResource"}',
+            text,
+        )
         self.assertIn(
             'synapse_http_server_requests_total{code="200",method="GET",servlet="VersionsRestServlet"}',
             text,
