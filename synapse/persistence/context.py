@@ -217,10 +217,11 @@ class StateHandler:
     ) -> _ResolvedState:
         if not event_ids:
             return _ResolvedState(None, state={})
-        groups_by_event = await self._state_store.get_state_group_for_events(event_ids)
+        # Groups computed here first: they are what will be stored for those events.
+        groups_by_event = self._computed_groups.get_many(event_ids)
         missing = set(event_ids) - groups_by_event.keys()
         if missing:
-            groups_by_event.update(self._computed_groups.get_many(missing))
+            groups_by_event.update(await self._state_store.get_state_group_for_events(missing))
             missing -= groups_by_event.keys()
         if missing:
             logger.warning(

@@ -141,7 +141,9 @@ class EventsPersistenceQueue:
     async def _persist_batch(
         self, room_id: str, events_and_contexts: EventsAndContexts, backfilled: bool
     ) -> None:
-        events_and_contexts, de_outliered = await self._drop_persisted(events_and_contexts)
+        events_and_contexts, de_outliered, referenced = await self._drop_persisted(
+            events_and_contexts
+        )
         if not events_and_contexts:
             return
         events = [e for e, _ in events_and_contexts]
@@ -171,7 +173,7 @@ class EventsPersistenceQueue:
         self._state_handler.state_res_store.add_events(room_id, events)
         try:
             if not backfilled:
-                await self._compute_extremities_and_state(batch, events_and_contexts)
+                await self._compute_extremities_and_state(batch, events_and_contexts, referenced)
             id_gen = (
                 self._stream_store.backfill_stream_id_generator
                 if backfilled
@@ -192,8 +194,9 @@ class EventsPersistenceQueue:
                     if live:
                         self._pending_notifications.append((max(stream_ids), live))
         except BaseException:
-            self._state_handler.state_res_store.forget_room(room_id)
+            self._state_handler.state_res_store.events_failed(room_id, events)
             raise
+        self._state_handler.state_res_store.events_persisted(room_id, events)
         self._flush_notifications()
 
     def _flush_notifications(self, _token: int | None = None) -> None:
@@ -219,12 +222,16 @@ class EventsPersistenceQueue:
 
     async def _drop_persisted(
         self, events_and_contexts: EventsAndContexts
-    ) -> tuple[EventsAndContexts, set[str]]:
-        """Leave out events already stored (and duplicates); note outliers to de-outlier."""
+    ) -> tuple[EventsAndContexts, set[str], set[str]]:
+        """Leave out events already stored (and duplicates); note outliers to de-outlier.
+
+        Also returns the events a stored event cites as prev events (read in the same
+        transaction), which cannot be forward extremities.
+        """
         unique: dict[str, tuple[EventBase, EventContext]] = {}
         for event, context in events_and_contexts:
             unique.setdefault(event.event_id, (event, context))
-        status = await self._persist_store.get_persisted_outlier_status(list(unique))
+        status, referenced = await self._persist_store.get_batch_prerequisites(list(unique))
         kept: EventsAndContexts = []
         de_outliered: set[str] = set()
         for event_id, (event, context) in unique.items():
@@ -242,10 +249,13 @@ class EventsPersistenceQueue:
                     event.internal_metadata.stream_ordering = (
                         stored.internal_metadata.stream_ordering
                     )
-        return kept, de_outliered
+        return kept, de_outliered, referenced
 
     async def _compute_extremities_and_state(
-        self, batch: PersistBatch, events_and_contexts: EventsAndContexts
+        self,
+        batch: PersistBatch,
+        events_and_contexts: EventsAndContexts,
+        referenced: Collection[str],
     ) -> None:
         """Fill in the batch's forward extremity delta and current state delta."""
         room_id = batch.room_id
@@ -261,10 +271,13 @@ class EventsPersistenceQueue:
         old = set(await self._federation_store.get_forward_extremities(room_id))
         new_ids = {e.event_id for e in new_live}
         result = (old | new_ids) - {p for e in new_live for p in e.prev_event_ids()}
-        result -= await self._federation_store.get_events_referenced_as_prev(new_ids)
+        result -= set(referenced)
+        # The old extremities are stored non-outliers: no need to look them up again.
+        batch.known_prev_events = old
         if result == old:
             return
         batch.forward_extremities_delta = (old - result, result - old)
+        batch.new_forward_extremities = result
 
         contexts = {e.event_id: c for e, c in events_and_contexts}
         groups: dict[str, int] = {e: g for e, g in batch.state_groups.items() if e in result}

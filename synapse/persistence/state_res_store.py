@@ -32,6 +32,9 @@ class DatabaseStateResolutionStore:
         self._events = stores.events
         self._federation = stores.event_federation
         self._indexes: LruCache[str, AuthChainIndex] = LruCache(_MAX_ROOM_INDEXES)
+        # State events being persisted, by room: an index built from the database while
+        # they are written must include them too.
+        self._in_flight: dict[str, dict[str, EventBase]] = {}
 
     async def get_events(
         self, event_ids: Collection[str], allow_rejected: bool = False
@@ -59,25 +62,49 @@ class DatabaseStateResolutionStore:
         if index is None:
             rows = await self._federation.get_room_auth_graph(room_id)
             index = build_index(room_id, rows)
+            in_flight = self._in_flight.get(room_id)
+            if in_flight and not self._extend(index, in_flight.values()):
+                return index
             self._indexes.set(room_id, index)
         return index
 
     def add_events(self, room_id: str, events: Iterable[EventBase]) -> None:
-        """Index new events of a room whose index is loaded (before they are persisted)."""
-        index = self._indexes.get(room_id)
-        if index is None:
-            return
+        """Index a room's new events before they are persisted (see ``events_persisted``)."""
         # Auth chains hold only state events: messages need no place in the index.
-        batch = [e for e in events if e.is_state() and e.event_id not in index]
-        try:
-            index.add_events(batch)
-        except ValueError:
+        state_events = [e for e in events if e.is_state()]
+        if not state_events:
+            return
+        self._in_flight.setdefault(room_id, {}).update((e.event_id, e) for e in state_events)
+        index = self._indexes.get(room_id)
+        if index is not None and not self._extend(index, state_events):
             # An auth event we do not hold: let the next query rebuild from the database.
             self._indexes.invalidate(room_id)
 
-    def forget_room(self, room_id: str) -> None:
-        """Drop a room's index (after a write that added to it failed)."""
+    @staticmethod
+    def _extend(index: AuthChainIndex, events: Iterable[EventBase]) -> bool:
+        try:
+            index.add_events([e for e in events if e.event_id not in index])
+        except ValueError:
+            return False
+        return True
+
+    def events_persisted(self, room_id: str, events: Iterable[EventBase]) -> None:
+        """The events given to ``add_events`` are now in the database."""
+        self._drop_in_flight(room_id, events)
+
+    def events_failed(self, room_id: str, events: Iterable[EventBase]) -> None:
+        """The events given to ``add_events`` were not persisted: forget them."""
+        self._drop_in_flight(room_id, events)
         self._indexes.invalidate(room_id)
+
+    def _drop_in_flight(self, room_id: str, events: Iterable[EventBase]) -> None:
+        in_flight = self._in_flight.get(room_id)
+        if in_flight is None:
+            return
+        for event in events:
+            in_flight.pop(event.event_id, None)
+        if not in_flight:
+            del self._in_flight[room_id]
 
 
 def build_index(

@@ -76,3 +76,28 @@ class StateResStoreTestCase(DatabaseTestCase):
             list(self.get_success(store.get_events([bad.event_id], allow_rejected=True))),
             [bad.event_id],
         )
+
+    def test_index_built_during_a_fork_is_built_once(self) -> None:
+        room = RoomMaker(self.hs, self.get_success)
+        room.create()
+        for i in range(4):
+            room.join(f"@u{i}:test")
+        loads: list[str] = []
+        federation = self.databases.main.event_federation
+        real_load = federation.get_room_auth_graph
+
+        async def counting_load(room_id: str) -> list[tuple[str, str, str | None, list[str]]]:
+            loads.append(room_id)
+            return await real_load(room_id)
+
+        federation.get_room_auth_graph = counting_load  # type: ignore[method-assign]
+        base = room.last
+        room.send(EventTypes.Topic, ALICE, {"topic": "a"}, "", prev=base)
+        room.send(EventTypes.Member, "@u0:test", {"membership": "leave"}, "@u0:test", prev=base)
+        # Every event from here on is persisted while the room is forked (two extremities),
+        # so each one resolves state: the index is built once, then extended.
+        for i in range(1, 4):
+            room.send(EventTypes.Member, f"@u{i}:test", {"membership": "leave"}, f"@u{i}:test")
+        self.assertEqual(loads, [room.room_id])
+        members = self.get_success(self.databases.main.roommember.get_users_in_room(room.room_id))
+        self.assertEqual(members, [ALICE])

@@ -29,12 +29,14 @@ class EventFederationStore:
         self.db_pool = database
         self.hs = hs
         self._forward_extremities_cache: LruCache[str, frozenset[str]] = LruCache(10_000)
+        self._extremities_generation = 0
 
     # --- extremities ---------------------------------------------------------------
     async def get_forward_extremities(self, room_id: str) -> frozenset[str]:
         """The room's forward extremities: the events new local events point at."""
         cached = self._forward_extremities_cache.get(room_id)
         if cached is None:
+            generation = self._extremities_generation
             rows = await self.db_pool.simple_select_onecol(
                 "event_forward_extremities",
                 {"room_id": room_id},
@@ -42,7 +44,9 @@ class EventFederationStore:
                 desc="get_forward_extremities",
             )
             cached = frozenset(rows)
-            self._forward_extremities_cache.set(room_id, cached)
+            # A write that committed while we read may have made the rows stale.
+            if generation == self._extremities_generation:
+                self._forward_extremities_cache.set(room_id, cached)
         return cached
 
     async def get_backward_extremities(self, room_id: str) -> list[tuple[str, int]]:
@@ -64,18 +68,28 @@ class EventFederationStore:
         room_id: str,
         to_delete: Collection[str],
         to_insert: Collection[str],
+        new_extremities: Collection[str] | None = None,
     ) -> None:
+        """Update a room's forward extremities; ``new_extremities``, the complete set after
+        the update if known, primes the cache rather than dropping it."""
         if to_delete:
-            txn.executemany(
+            txn.execute_batch(
                 "DELETE FROM event_forward_extremities WHERE room_id = ? AND event_id = ?",
                 [(room_id, e) for e in to_delete],
             )
         if to_insert:
-            txn.executemany(
+            txn.execute_batch(
                 "INSERT INTO event_forward_extremities (event_id, room_id) VALUES (?, ?)",
                 [(e, room_id) for e in to_insert],
             )
-        txn.call_after(self._forward_extremities_cache.invalidate, room_id)
+        txn.call_after(self._extremities_written, room_id, new_extremities)
+
+    def _extremities_written(self, room_id: str, new_extremities: Collection[str] | None) -> None:
+        self._extremities_generation += 1
+        if new_extremities is None:
+            self._forward_extremities_cache.invalidate(room_id)
+        else:
+            self._forward_extremities_cache.set(room_id, frozenset(new_extremities))
 
     async def get_events_referenced_as_prev(self, event_ids: Collection[str]) -> set[str]:
         """Those of ``event_ids`` that a stored (non-outlier) event cites as a prev event."""

@@ -57,6 +57,9 @@ class PersistBatch:
     partial_state_event_ids: set[str] = attr.Factory(set)
     # Forward extremities to remove and add (None: leave them alone, e.g. backfill).
     forward_extremities_delta: tuple[set[str], set[str]] | None = None
+    new_forward_extremities: set[str] | None = None
+    # Events known to be stored as non-outliers (so not backward extremities).
+    known_prev_events: set[str] = attr.Factory(set)
     current_state_delta: CurrentStateDelta | None = None
     # Events that were stored as outliers and are now persisted in full.
     de_outliered: set[str] = attr.Factory(set)
@@ -100,6 +103,23 @@ class PersistEventsStore:
             out.update((e, bool(o)) for e, o in txn.fetchall())
         return out
 
+    async def get_batch_prerequisites(
+        self, event_ids: Collection[str]
+    ) -> tuple[dict[str, bool], set[str]]:
+        """In one transaction: which of ``event_ids`` are stored (and whether as outliers),
+        and which a stored non-outlier event cites as a prev event."""
+        return await self.db_pool.runInteraction(
+            "get_batch_prerequisites", self._batch_prerequisites_txn, event_ids
+        )
+
+    def _batch_prerequisites_txn(
+        self, txn: LoggingTransaction, event_ids: Collection[str]
+    ) -> tuple[dict[str, bool], set[str]]:
+        return (
+            self._outlier_status_txn(txn, event_ids),
+            self._federation._get_events_referenced_as_prev_txn(txn, event_ids),
+        )
+
     async def get_min_stream_ordering(self) -> int:
         rows = await self.db_pool.execute(
             "get_min_stream_ordering", "SELECT MIN(stream_ordering) FROM events"
@@ -119,7 +139,7 @@ class PersistEventsStore:
             self._delete_outlier_rows_txn(txn, batch.de_outliered)
 
         self._insert_events_txn(txn, events, now)
-        self._insert_graph_txn(txn, room_id, events, batch.backfilled)
+        self._insert_graph_txn(txn, room_id, events, batch.known_prev_events)
 
         accepted = [e for e in events if not e.rejected_reason]
         self._state.store_event_state_groups_txn(
@@ -131,13 +151,15 @@ class PersistEventsStore:
             },
         )
         if batch.partial_state_event_ids:
-            txn.executemany(
+            txn.execute_batch(
                 "INSERT INTO partial_state_events (event_id, room_id) VALUES (?, ?)",
                 [(e, room_id) for e in batch.partial_state_event_ids],
             )
         if batch.forward_extremities_delta is not None:
             to_delete, to_insert = batch.forward_extremities_delta
-            self._federation.update_forward_extremities_txn(txn, room_id, to_delete, to_insert)
+            self._federation.update_forward_extremities_txn(
+                txn, room_id, to_delete, to_insert, batch.new_forward_extremities
+            )
 
         member_events = [e for e in accepted if e.type == EventTypes.Member and e.is_state()]
         self._members.store_membership_events_txn(txn, member_events)
@@ -173,7 +195,7 @@ class PersistEventsStore:
             "redactions",
             "event_relations",
         ):
-            txn.executemany(f"DELETE FROM {table} WHERE event_id = ?", [(e,) for e in event_ids])
+            txn.execute_batch(f"DELETE FROM {table} WHERE event_id = ?", [(e,) for e in event_ids])
 
     def _insert_events_txn(
         self, txn: LoggingTransaction, events: Sequence[EventBase], now: int
@@ -216,37 +238,41 @@ class PersistEventsStore:
                     event.format_version,
                 )
             )
-        txn.executemany(
+        txn.execute_batch(
             "INSERT INTO events (stream_ordering, topological_ordering, event_id, room_id, type, state_key,"
             " sender, contains_url, outlier, soft_failed, rejected_reason, origin_server_ts, received_ts,"
             " instance_name) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             event_rows,
         )
-        txn.executemany(
+        txn.execute_batch(
             "INSERT INTO event_json (event_id, room_id, room_version, internal_metadata, json, format_version)"
             " VALUES (?, ?, ?, ?, ?, ?)",
             json_rows,
         )
 
     def _insert_graph_txn(
-        self, txn: LoggingTransaction, room_id: str, events: Sequence[EventBase], backfilled: bool
+        self,
+        txn: LoggingTransaction,
+        room_id: str,
+        events: Sequence[EventBase],
+        known_prev_events: Collection[str],
     ) -> None:
         edges = [
             (e.event_id, p, room_id) for e in events for p in dict.fromkeys(e.prev_event_ids())
         ]
         auth = [(e.event_id, a, room_id) for e in events for a in dict.fromkeys(e.auth_event_ids())]
         if edges:
-            txn.executemany(
+            txn.execute_batch(
                 "INSERT INTO event_edges (event_id, prev_event_id, room_id) VALUES (?, ?, ?)", edges
             )
         if auth:
-            txn.executemany(
+            txn.execute_batch(
                 "INSERT INTO event_auth (event_id, auth_id, room_id) VALUES (?, ?, ?)", auth
             )
 
         # Backward extremities: prev events of non-outliers that we do not hold.
         new_ids = [e.event_id for e in events]
-        txn.executemany(
+        txn.execute_batch(
             "DELETE FROM event_backward_extremities WHERE room_id = ? AND event_id = ?",
             [(room_id, e) for e in new_ids],
         )
@@ -254,6 +280,7 @@ class PersistEventsStore:
             p for e in events if not e.internal_metadata.is_outlier() for p in e.prev_event_ids()
         }
         prevs -= set(new_ids)
+        prevs -= set(known_prev_events)
         if not prevs:
             return
         known: set[str] = set()
@@ -263,7 +290,7 @@ class PersistEventsStore:
             known.update(r[0] for r in txn.fetchall())
         missing = prevs - known
         if missing:
-            txn.executemany(
+            txn.execute_batch(
                 "INSERT INTO event_backward_extremities (event_id, room_id) VALUES (?, ?)"
                 " ON CONFLICT (room_id, event_id) DO NOTHING",
                 [(e, room_id) for e in sorted(missing)],
@@ -345,7 +372,7 @@ class PersistEventsStore:
             if e.type == EventTypes.Redaction and e.redacts
         ]
         if rows:
-            txn.executemany(
+            txn.execute_batch(
                 "INSERT INTO redactions (event_id, redacts, received_ts) VALUES (?, ?, ?)", rows
             )
         return [r[1] for r in rows]  # type: ignore[misc]
@@ -366,7 +393,7 @@ class PersistEventsStore:
             key = relation.get("key")
             rows.append((event.event_id, parent, rel_type, key if isinstance(key, str) else None))
         if rows:
-            txn.executemany(
+            txn.execute_batch(
                 "INSERT INTO event_relations (event_id, relates_to_id, relation_type, aggregation_key)"
                 " VALUES (?, ?, ?, ?)",
                 rows,
@@ -383,7 +410,7 @@ class PersistEventsStore:
                 (event.event_id, event.room_id, event.sender, meta.device_id, meta.txn_id, now)
             )
         if rows:
-            txn.executemany(
+            txn.execute_batch(
                 "INSERT INTO event_txn_id (event_id, room_id, user_id, device_id, txn_id, inserted_ts)"
                 " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 rows,

@@ -238,7 +238,7 @@ class RoomMemberStore:
         if rows:
             changes = [(r[1], r[7]) for r in rows if r[7] is not None and r[7] > 0]
             txn.call_after(self._record_membership_changes, changes)
-            txn.executemany(
+            txn.execute_batch(
                 "INSERT INTO room_memberships (event_id, user_id, sender, room_id, membership,"
                 " display_name, avatar_url, event_stream_ordering) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
@@ -255,13 +255,13 @@ class RoomMemberStore:
         changes = list(changes)
         if not changes:
             return
-        txn.executemany(
+        txn.execute_batch(
             "DELETE FROM local_current_membership WHERE room_id = ? AND user_id = ?",
             [(room_id, user_id) for user_id, _, _, _ in changes],
         )
         rows = [(room_id, u, e, m, s) for u, e, m, s in changes if m is not None]
         if rows:
-            txn.executemany(
+            txn.execute_batch(
                 "INSERT INTO local_current_membership (room_id, user_id, event_id, membership, event_stream_ordering)"
                 " VALUES (?, ?, ?, ?, ?)",
                 rows,

@@ -151,7 +151,7 @@ class StateStore:
     ) -> None:
         if not state:
             return
-        txn.executemany(
+        txn.execute_batch(
             "INSERT INTO state_groups_state (state_group, room_id, type, state_key, event_id) VALUES (?, ?, ?, ?, ?)",
             [(group, room_id, typ, sk, ev) for (typ, sk), ev in state.items()],
         )
@@ -283,7 +283,7 @@ class StateStore:
         """Record the state group after each event (within the persist transaction)."""
         if not event_to_group:
             return
-        txn.executemany(
+        txn.execute_batch(
             "INSERT INTO event_to_state_groups (event_id, state_group) VALUES (?, ?)",
             list(event_to_group.items()),
         )
@@ -335,12 +335,12 @@ class StateStore:
         of each inserted ``m.room.member`` event by event ID."""
         keys = list(set(to_delete) | set(to_insert))
         if keys:
-            txn.executemany(
+            txn.execute_batch(
                 "DELETE FROM current_state_events WHERE room_id = ? AND type = ? AND state_key = ?",
                 [(room_id, t, k) for t, k in keys],
             )
         if to_insert:
-            txn.executemany(
+            txn.execute_batch(
                 "INSERT INTO current_state_events (event_id, room_id, type, state_key, membership) VALUES (?, ?, ?, ?, ?)",
                 [
                     (ev, room_id, t, k, memberships.get(ev) if t == EventTypes.Member else None)
