@@ -111,7 +111,7 @@ class RoomMemberHandler:
                 event, stream_id = known
                 return event.event_id, stream_id
 
-        if not await self._is_room_known(room_id):
+        if not await self._can_act_locally(room_id, membership):
             return await self._handle_unknown_room(
                 requester, target_id, room_id, membership, event_content, third_party_signed
             )
@@ -192,12 +192,24 @@ class RoomMemberHandler:
         return event.event_id, stream_id
 
     # --- checks --------------------------------------------------------------------
-    async def _is_room_known(self, room_id: str) -> bool:
-        """Whether this server holds the room's state (it is or was in the room)."""
+    async def _can_act_locally(self, room_id: str, membership: str) -> bool:
+        """Whether the change can be made from this server's copy of the room.
+
+        The room's state must be known here. A join or knock also needs the room to be
+        live here: a local user still in it, or a room this server created; otherwise
+        another server must be asked (``_remote_join``/``_remote_knock``).
+        """
         create_id = await self._state_store.get_current_state_event_id(
             room_id, EventTypes.Create, ""
         )
-        return create_id is not None
+        if create_id is None:
+            return False
+        if membership not in (Membership.JOIN, Membership.KNOCK):
+            return True
+        if await self._stores.roommember.is_host_joined(room_id, self.hs.hostname):
+            return True
+        create = await self._events.get_event(create_id, allow_none=True)
+        return create is not None and self.hs.is_mine_id(create.sender)
 
     async def _current_state_events(
         self, room_id: str, users: list[str]

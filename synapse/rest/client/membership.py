@@ -5,7 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from synapse.api.errors import Codes, SynapseError
-from synapse.http.servlet import RestServlet, parse_and_validate_json_object_from_request
+from synapse.http.servlet import (
+    RestServlet,
+    parse_and_validate_json_object_from_request,
+    parse_json_object_from_request,
+    validate_json_object,
+)
 from synapse.rest.client._base import client_patterns
 from synapse.rest.client.room import check_room_id
 from synapse.types import JsonDict
@@ -110,7 +115,9 @@ class RoomMembershipRestServlet(RestServlet):
         self._members = hs.get_room_member_handler()
 
     async def on_POST(self, request: Request, room_id: str, action: str) -> tuple[int, JsonDict]:
-        requester = await self.auth.get_user_by_req(request, allow_guest=action == "join")
+        requester = await self.auth.get_user_by_req(
+            request, allow_guest=action in ("join", "leave")
+        )
         check_room_id(room_id)
         if action == "join":
             body = parse_and_validate_json_object_from_request(
@@ -134,7 +141,12 @@ class RoomMembershipRestServlet(RestServlet):
             )
             return 200, {}
         if action == "invite":
-            body = parse_and_validate_json_object_from_request(request, INVITE_SCHEMA)
+            body = parse_json_object_from_request(request)
+            if "user_id" not in body and {"id_server", "medium", "address"} & body.keys():
+                raise SynapseError(
+                    400, "Inviting third-party identifiers is not supported", Codes.UNRECOGNIZED
+                )
+            validate_json_object(body, INVITE_SCHEMA)
             content = {"is_direct": True} if body.get("is_direct") else None
             await self._members.update_membership(
                 requester,

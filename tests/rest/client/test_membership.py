@@ -6,6 +6,7 @@ from typing import Any
 
 from synapse.types import JsonDict
 from tests.matrix_spec import assert_response_matches_spec
+from tests.persistence._room import RoomMaker
 from tests.rest.client.room_test_base import RoomTestCase
 from tests.unittest import override_config
 
@@ -177,10 +178,27 @@ class MembershipTestCase(RoomTestCase):
         channel = self.post(f"rooms/{room_id}/invite", {"user_id": self.carol}, self.tok)
         self.assert_error(channel, 429, "M_LIMIT_EXCEEDED")
 
+    def test_third_party_invites_are_refused(self) -> None:
+        room_id = self.helper.create_room_as(self.user, tok=self.tok)
+        body = {"id_server": "id.example", "medium": "email", "address": "a@example.com"}
+        channel = self.post(f"rooms/{room_id}/invite", body, self.tok)
+        self.assert_error(channel, 400, "M_UNRECOGNIZED")
+
     def test_invite_remote_user_needs_federation(self) -> None:
         room_id = self.helper.create_room_as(self.user, tok=self.tok)
         channel = self.post(f"rooms/{room_id}/invite", {"user_id": "@x:remote.example"}, self.tok)
         self.assert_error(channel, 403, "M_FORBIDDEN")
+
+    def test_joining_a_room_of_another_server_needs_federation(self) -> None:
+        # A room made by another server that no local user is in any more.
+        maker = RoomMaker(self.hs, self.get_success, name="elsewhere")
+        maker.create(creator="@remote:other.example", join_rule="public")
+        count = self.event_count()
+        channel = self.post(f"rooms/{maker.room_id}/join", {}, self.other_tok)
+        self.assert_error(channel, 404, "M_NOT_FOUND")
+        channel = self.post(f"knock/{maker.room_id}", {}, self.other_tok)
+        self.assert_error(channel, 404, "M_NOT_FOUND")
+        self.assertEqual(self.event_count(), count)
 
     # --- leave -----------------------------------------------------------------------
     def test_leave_and_reject_invite(self) -> None:
@@ -196,6 +214,24 @@ class MembershipTestCase(RoomTestCase):
         self.helper.invite(room_id, targ=self.carol, tok=self.tok)
         self.helper.leave(room_id, tok=self.carol_tok)
         self.assertEqual(self.membership_of(room_id, self.carol), "leave")
+
+    def test_guests_may_leave(self) -> None:
+        guest_id, guest_tok = self.get_success(self._register_guest())
+        room_id = self.helper.create_room_as(
+            self.user,
+            is_public=True,
+            tok=self.tok,
+            extra_content={
+                "initial_state": [
+                    {"type": "m.room.guest_access", "content": {"guest_access": "can_join"}}
+                ]
+            },
+        )
+        self.helper.join(room_id, tok=guest_tok)
+        self.helper.leave(room_id, tok=guest_tok)
+        self.assertEqual(self.membership_of(room_id, guest_id), "leave")
+        channel = self.post(f"rooms/{room_id}/invite", {"user_id": self.other}, guest_tok)
+        self.assert_error(channel, 403, "M_GUEST_ACCESS_FORBIDDEN")
 
     def test_leave_a_room_one_is_not_in(self) -> None:
         room_id = self.helper.create_room_as(self.user, tok=self.tok)
