@@ -117,9 +117,15 @@ class EventsPersistenceQueue:
                     item = queue.popleft()
                     items.append(item)
                     count += len(item.events_and_contexts)
-                await self._persist_items(room_id, items)
+                try:
+                    await self._persist_items(room_id, items)
+                except BaseException as e:
+                    _fail(items, e)
+                    raise
         finally:
             del self._queues[room_id]
+            # Only if the worker itself was stopped: nobody may be left waiting.
+            _fail(queue, RuntimeError(f"Persisting events in {room_id} was interrupted"))
 
     async def _persist_items(self, room_id: str, items: list[_QueueItem]) -> None:
         batch = [ec for item in items for ec in item.events_and_contexts]
@@ -310,6 +316,12 @@ class EventsPersistenceQueue:
             old_state = await self._state_store.get_current_state_ids(room_id)
             delta = _diff_states(old_state, new_state)
         batch.current_state_delta = delta
+
+
+def _fail(items: Iterable[_QueueItem], error: BaseException) -> None:
+    for item in items:
+        if not item.deferred.called:
+            item.deferred.errback(error)
 
 
 def _delta_via_contexts(
