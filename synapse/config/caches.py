@@ -10,10 +10,10 @@ from typing import Any
 from synapse.config._base import (
     Config,
     ConfigError,
+    read_bool,
     read_dict,
     read_duration,
     read_float,
-    read_optional_duration,
     read_size,
 )
 
@@ -58,9 +58,9 @@ class CacheConfig(Config):
         self.sync_response_cache_duration = read_duration(
             caches, "sync_response_cache_duration", "2m", path
         )
-        self.expiry_time_msec = read_optional_duration(caches, "expiry_time", path)
-        if caches.get("expire_caches", True) is not False and self.expiry_time_msec is None:
-            self.expiry_time_msec = read_duration({}, "expiry_time", "30m")
+        self.expiry_time_msec: int | None = None
+        if read_bool(caches, "expire_caches", True, path):
+            self.expiry_time_msec = read_duration(caches, "expiry_time", "30m", path)
         self.cache_autotuning = read_dict(caches, "cache_autotuning", path)
 
     def get_factor_for(self, cache_name: str) -> float:

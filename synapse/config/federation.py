@@ -108,9 +108,6 @@ class FederationConfig(Config):
             fed, "destination_max_retry_interval", "7d", path
         )
 
-        self.federation_client_minimum_tls_version = str(
-            config.get("federation_client_minimum_tls_version", "1")
-        )
         self.trusted_third_party_id_servers = read_list(config, "trusted_third_party_id_servers")
 
     def generate_config_section(

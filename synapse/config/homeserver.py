@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import functools
 import os
-import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Generic, TypeVar
 
@@ -437,12 +436,3 @@ def load_or_generate_config(description: str, argv: list[str]) -> HomeServerConf
     if args.no_redirect_stdio:
         config.logging.no_redirect_stdio = True
     return config
-
-
-def main_config_error_exit(error: ConfigError) -> None:
-    """Print a config error as one line on stderr and exit with status 1."""
-    message = str(error)
-    if not error.path:
-        message = f"Error in configuration: {message}"
-    print(message, file=sys.stderr)
-    sys.exit(1)

@@ -16,9 +16,9 @@ from synapse.config._base import (
     abspath,
     quote_yaml,
     read_bool,
+    read_duration,
     read_int,
     read_list,
-    read_optional_duration,
     read_size,
     read_str,
     read_str_list,
@@ -77,9 +77,7 @@ class MediaConfig(Config):
         self.prevent_media_downloads_from = read_str_list(config, "prevent_media_downloads_from")
         self.enable_authenticated_media = read_bool(config, "enable_authenticated_media", True)
         self.media_upload_limits = read_list(config, "media_upload_limits")
-        self.unused_expiration_time = read_optional_duration(config, "unused_expiration_time")
-        if self.unused_expiration_time is None:
-            self.unused_expiration_time = 24 * 60 * 60 * 1000
+        self.unused_expiration_time = read_duration(config, "unused_expiration_time", "24h")
 
         self.dynamic_thumbnails = read_bool(config, "dynamic_thumbnails", False)
         self.thumbnail_requirements: list[ThumbnailRequirement] = []

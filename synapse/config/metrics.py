@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from synapse.config._base import Config, ConfigError, read_bool, read_optional_str, read_str
+from synapse.config._base import Config, read_bool, read_int, read_optional_str, read_str
 
 
 class MetricsConfig(Config):
@@ -21,13 +21,10 @@ class MetricsConfig(Config):
         self.report_stats_endpoint = read_str(
             config, "report_stats_endpoint", "https://matrix.org/report-usage-stats/push"
         )
-        self.metrics_port = config.get("metrics_port")
+        # The old way to ask for a metrics listener, before listeners of type metrics.
+        self.metrics_port = read_int(config, "metrics_port", None)
         self.metrics_bind_host = read_optional_str(config, "metrics_bind_host") or "0.0.0.0"
         self.enable_legacy_metrics = read_bool(config, "enable_legacy_metrics", False)
-        if self.metrics_port is not None and (
-            isinstance(self.metrics_port, bool) or not isinstance(self.metrics_port, int)
-        ):
-            raise ConfigError("expected a port number", ["metrics_port"])
 
     def generate_config_section(
         self,

@@ -227,11 +227,9 @@ class ServerConfig(Config):
         self.limit_profile_requests_to_users_who_share_rooms = read_bool(
             config, "limit_profile_requests_to_users_who_share_rooms", False
         )
-        self.max_avatar_size: int | None = (
-            read_size(config, "max_avatar_size", 0)
-            if config.get("max_avatar_size") is not None
-            else None
-        )
+        self.max_avatar_size: int | None = None
+        if config.get("max_avatar_size") is not None:
+            self.max_avatar_size = read_size(config, "max_avatar_size", 0)
         self.allowed_avatar_mimetypes = read_str_list(config, "allowed_avatar_mimetypes") or None
 
         # Monthly active user limits.
