@@ -211,3 +211,19 @@ class EventReadsTestCase(DatabaseTestCase):
             self.get_success(self.stores.rooms.get_room_version(self.room.room_id)).identifier, "10"
         )
         self.get_failure(self.stores.rooms.get_room_version("!nope:test"), NotFoundError)
+
+    def test_last_event_before_stream_position(self) -> None:
+        first = self.room.message(BOB, "one")
+        position = first.internal_metadata.stream_ordering
+        assert position is not None
+        self.room.send(EventTypes.Topic, ALICE, {"topic": "later"}, "")
+        stream = self.stores.stream
+        last = self.get_success(
+            stream.get_last_event_id_in_room_before_stream_ordering(self.room.room_id, position)
+        )
+        self.assertEqual(last, first.event_id)
+        state = self.get_success(self.stores.state.get_state_ids_for_event(first.event_id))
+        self.assertNotIn((EventTypes.Topic, ""), state)
+        self.assertIsNone(
+            self.get_success(stream.get_last_event_id_in_room_before_stream_ordering("!x:test", 10))
+        )

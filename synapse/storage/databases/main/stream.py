@@ -7,7 +7,7 @@ rooms answers "did this room change since N" from memory.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 import attr
@@ -206,6 +206,108 @@ class StreamStore:
     ) -> tuple[list[EventBase], RoomStreamToken]:
         results = await self.get_room_events_stream_for_rooms([room_id], from_key, to_key, limit)
         return results[room_id]
+
+    # --- per-room reads in one transaction (``/sync``) ---------------------------------
+    async def get_recent_event_ids_for_rooms(
+        self, ranges: Mapping[str, tuple[int | None, int]], limit: int
+    ) -> dict[str, list[tuple[str, int]]]:
+        """For each room, ``(event_id, stream_ordering)`` of its newest ``limit`` events
+        with a stream ordering in ``(from, to]`` (``from`` None: from the beginning,
+        backfilled history included), in ascending order.
+
+        One indexed ``LIMIT`` query per room, several rooms per statement, all in one
+        transaction: the cost follows ``limit``, not the rooms' history.
+        """
+        if not ranges or limit <= 0:
+            return {}
+        return await self.db_pool.runInteraction(
+            "get_recent_event_ids_for_rooms",
+            self._get_recent_event_ids_txn,
+            sorted(ranges.items()),
+            limit,
+        )
+
+    @staticmethod
+    def _get_recent_event_ids_txn(
+        txn: LoggingTransaction, ranges: list[tuple[str, tuple[int | None, int]]], limit: int
+    ) -> dict[str, list[tuple[str, int]]]:
+        out: dict[str, list[tuple[str, int]]] = {}
+        for chunk in batch_iter(ranges, 50):
+            parts: list[str] = []
+            args: list[Any] = []
+            for i, (room_id, (from_stream, to_stream)) in enumerate(chunk):
+                lower = "" if from_stream is None else " AND stream_ordering > ?"
+                parts.append(
+                    "SELECT * FROM (SELECT room_id, event_id, stream_ordering FROM events"
+                    " WHERE room_id = ? AND stream_ordering <= ?" + lower + " AND outlier = 0"
+                    " AND soft_failed = 0 AND rejected_reason IS NULL"
+                    f" ORDER BY stream_ordering DESC LIMIT ?) AS r{i}"
+                )
+                args += [room_id, to_stream]
+                if from_stream is not None:
+                    args.append(from_stream)
+                args.append(limit)
+            txn.execute(" UNION ALL ".join(parts), args)
+            for room_id, event_id, stream in txn.fetchall():
+                out.setdefault(room_id, []).append((event_id, int(stream)))
+        for rows in out.values():
+            rows.sort(key=lambda r: r[1])
+        return out
+
+    async def get_last_event_ids_in_rooms(
+        self, room_ids: Collection[str], stream: int
+    ) -> dict[str, str]:
+        """For each room, its last event at or before live position ``stream`` (whose
+        state after is the room's state at that position); rooms with none are left out."""
+        ranges: dict[str, tuple[int | None, int]] = {r: (None, stream) for r in room_ids}
+        rows = await self.get_recent_event_ids_for_rooms(ranges, 1)
+        return {room_id: events[-1][0] for room_id, events in rows.items() if events}
+
+    async def get_state_keys_changed_in_rooms(
+        self, ranges: Mapping[str, tuple[int, int]]
+    ) -> dict[str, set[tuple[str, str]]]:
+        """For each room, the ``(type, state_key)`` of its state events with a stream
+        ordering in ``(from, to)`` (both ends excluded): what may differ between the
+        state at ``from`` and the state just before ``to``."""
+        if not ranges:
+            return {}
+        return await self.db_pool.runInteraction(
+            "get_state_keys_changed_in_rooms",
+            self._get_state_keys_changed_txn,
+            sorted(ranges.items()),
+        )
+
+    @staticmethod
+    def _get_state_keys_changed_txn(
+        txn: LoggingTransaction, ranges: list[tuple[str, tuple[int, int]]]
+    ) -> dict[str, set[tuple[str, str]]]:
+        out: dict[str, set[tuple[str, str]]] = {}
+        for room_id, (from_stream, to_stream) in ranges:
+            txn.execute(
+                "SELECT DISTINCT type, state_key FROM events WHERE room_id = ?"
+                " AND stream_ordering > ? AND stream_ordering < ? AND state_key IS NOT NULL"
+                " AND outlier = 0 AND rejected_reason IS NULL",
+                (room_id, from_stream, to_stream),
+            )
+            keys = {(t, k) for t, k in txn.fetchall()}
+            if keys:
+                out[room_id] = keys
+        return out
+
+    async def get_last_event_id_in_room_before_stream_ordering(
+        self, room_id: str, end_stream: int
+    ) -> str | None:
+        """The room's last event at or before live position ``end_stream`` (the state
+        after it is the room's state at that position), or None."""
+        rows = await self.db_pool.execute(
+            "get_last_event_id_in_room_before_stream_ordering",
+            "SELECT event_id FROM events WHERE room_id = ? AND stream_ordering <= ?"
+            " AND outlier = 0 AND soft_failed = 0 AND stream_ordering > 0"
+            " ORDER BY stream_ordering DESC LIMIT 1",
+            room_id,
+            end_stream,
+        )
+        return rows[0][0] if rows else None
 
     # --- pagination ------------------------------------------------------------------
     async def get_topological_token_for_stream(self, room_id: str, stream: int) -> RoomStreamToken:
