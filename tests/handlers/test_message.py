@@ -109,8 +109,9 @@ class EventCreationTestCase(HomeserverTestCase):
         stranger = create_requester(self.register_user("stranger", "pass"))
         event_dict = dict(self.message(), sender=stranger.user.to_string())
         failure = self.get_failure(self.handler.create_event(stranger, event_dict), AuthError)
-        self.assertEqual(failure.value.code, 403)
-        self.assertEqual(failure.value.errcode, "M_FORBIDDEN")
+        error = failure.value
+        assert isinstance(error, AuthError)
+        self.assertEqual((error.code, error.errcode), (403, "M_FORBIDDEN"))
 
     def test_unknown_room(self) -> None:
         event_dict = dict(self.message(), room_id="!nope:test")
@@ -121,7 +122,9 @@ class EventCreationTestCase(HomeserverTestCase):
         failure = self.get_failure(
             self.handler.create_event(self.requester, event_dict), SynapseError
         )
-        self.assertEqual((failure.value.code, failure.value.errcode), (413, "M_TOO_LARGE"))
+        error = failure.value
+        assert isinstance(error, SynapseError)
+        self.assertEqual((error.code, error.errcode), (413, "M_TOO_LARGE"))
 
     def test_member_events_need_the_member_handler(self) -> None:
         event_dict = {
