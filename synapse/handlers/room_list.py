@@ -84,7 +84,8 @@ class RoomListHandler:
             entries.append(entry)
         entries.sort(key=lambda e: (-e["num_joined_members"], e["room_id"]))
 
-        end = len(entries) if limit is None else offset + limit
+        # As elsewhere, a limit of 0 means no limit.
+        end = len(entries) if not limit else offset + limit
         chunk = entries[offset:end]
         result: JsonDict = {"chunk": chunk, "total_room_count_estimate": len(entries)}
         if end < len(entries):

@@ -307,6 +307,9 @@ class PublicRoomsTestCase(RoomTestCase):
         self.assertEqual(seen, {self.big, self.space, self.small})
         channel = self.make_request("GET", f"publicRooms?limit=2&since={second['prev_batch']}")
         self.assertEqual(channel.json_body["chunk"], first["chunk"])
+        channel = self.make_request("GET", "publicRooms?limit=0")
+        self.assertEqual(len(channel.json_body["chunk"]), 3)
+        self.assertNotIn("next_batch", channel.json_body)
 
     def test_filter(self) -> None:
         def search(body: dict[str, Any]) -> set[str]:
