@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from synapse.api.filtering import Filtering
     from synapse.config.homeserver import HomeServerConfig
     from synapse.events.client_serializer import EventClientSerializer
+    from synapse.handlers.account_data import AccountDataHandler
     from synapse.handlers.auth import AuthHandler
     from synapse.handlers.deactivate_account import DeactivateAccountHandler
     from synapse.handlers.device import DeviceHandler
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     from synapse.handlers.message import EventCreationHandler, MessageHandler
     from synapse.handlers.pagination import PaginationHandler
     from synapse.handlers.profile import ProfileHandler
+    from synapse.handlers.read_marker import ReadMarkerHandler
+    from synapse.handlers.receipts import ReceiptsHandler
     from synapse.handlers.register import RegistrationHandler
     from synapse.handlers.relations import RelationsHandler
     from synapse.handlers.room import RoomCreationHandler
@@ -32,6 +35,8 @@ if TYPE_CHECKING:
     from synapse.handlers.room_member import RoomMemberHandler
     from synapse.handlers.room_upgrade import RoomUpgradeHandler
     from synapse.handlers.set_password import SetPasswordHandler
+    from synapse.handlers.sync import SyncHandler
+    from synapse.handlers.typing import TypingHandler
     from synapse.notifier import Notifier
     from synapse.persistence.context import StateHandler
     from synapse.persistence.queue import EventsPersistenceQueue
@@ -251,3 +256,33 @@ class HomeServer:
         from synapse.handlers.room_context import RoomContextHandler
 
         return RoomContextHandler(self)
+
+    @cache_in_self
+    def get_typing_handler(self) -> TypingHandler:
+        from synapse.handlers.typing import TypingHandler
+
+        return TypingHandler(self)
+
+    @cache_in_self
+    def get_receipts_handler(self) -> ReceiptsHandler:
+        from synapse.handlers.receipts import ReceiptsHandler
+
+        return ReceiptsHandler(self)
+
+    @cache_in_self
+    def get_read_marker_handler(self) -> ReadMarkerHandler:
+        from synapse.handlers.read_marker import ReadMarkerHandler
+
+        return ReadMarkerHandler(self)
+
+    @cache_in_self
+    def get_account_data_handler(self) -> AccountDataHandler:
+        from synapse.handlers.account_data import AccountDataHandler
+
+        return AccountDataHandler(self)
+
+    @cache_in_self
+    def get_sync_handler(self) -> SyncHandler:
+        from synapse.handlers.sync import SyncHandler
+
+        return SyncHandler(self)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from synapse.http.server import JsonResource
 from synapse.rest.client import (
     account,
+    account_data,
     capabilities,
     devices,
     directory,
@@ -16,11 +17,16 @@ from synapse.rest.client import (
     logout,
     membership,
     profile,
+    read_marker,
+    receipts,
     register,
     relations,
     room,
     room_history,
     room_upgrade,
+    sync,
+    tags,
+    typing,
     versions,
 )
 
@@ -47,6 +53,12 @@ CLIENT_SERVLET_MODULES: list[RegisterServletsFunc] = [
     filter.register_servlets,
     room_history.register_servlets,
     relations.register_servlets,
+    sync.register_servlets,
+    typing.register_servlets,
+    receipts.register_servlets,
+    read_marker.register_servlets,
+    account_data.register_servlets,
+    tags.register_servlets,
 ]
 
 

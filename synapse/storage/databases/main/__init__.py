@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from synapse.storage.databases.main.account_data import AccountDataStore
 from synapse.storage.databases.main.devices import DeviceStore
 from synapse.storage.databases.main.directory import RoomAliasStore
 from synapse.storage.databases.main.event_federation import EventFederationStore
+from synapse.storage.databases.main.event_push_actions import EventPushActionsStore
 from synapse.storage.databases.main.event_timestamps import EventTimestampStore
 from synapse.storage.databases.main.events import PersistEventsStore
 from synapse.storage.databases.main.events_worker import EventsWorkerStore
 from synapse.storage.databases.main.filtering import FilteringStore
 from synapse.storage.databases.main.profile import ProfileStore
+from synapse.storage.databases.main.receipts import ReceiptsStore
 from synapse.storage.databases.main.registration import RegistrationStore
 from synapse.storage.databases.main.relations import RelationsStore
 from synapse.storage.databases.main.room import RoomStore
@@ -55,6 +58,10 @@ class MainStores:
         self.filtering = FilteringStore(database, hs)
         self.relations = RelationsStore(database, hs)
         self.event_timestamps = EventTimestampStore(database, hs)
+        # Receipts, account data and unread counts (see docs/development/sync.md).
+        self.receipts = ReceiptsStore(database, hs)
+        self.account_data = AccountDataStore(database, hs)
+        self.event_push_actions = EventPushActionsStore(database, hs)
         self.persist_events = PersistEventsStore(
             database, hs, self.events, self.state, self.roommember, self.event_federation, self.stream
         )

@@ -9,7 +9,7 @@ import attr
 
 from synapse.api.constants import EventTypes, Membership
 from synapse.events import EventBase
-from synapse.storage.databases.main._events_sql import in_list
+from synapse.storage.databases.main._events_sql import batch_iter, in_list
 from synapse.util.caches.lrucache import LruCache
 from synapse.util.caches.stream_change_cache import StreamChangeCache
 
@@ -193,6 +193,66 @@ class RoomMemberStore:
             desc="get_membership_event_ids_for_user",
         )
         return [r[0] for r in sorted(rows, key=lambda r: r[1])]
+
+    async def get_member_counts(self, room_ids: Collection[str]) -> dict[str, dict[str, int]]:
+        """For each room, how many users have each membership now (``/sync``'s summary)."""
+        if not room_ids:
+            return {}
+        return await self.db_pool.runInteraction(
+            "get_member_counts", self._get_member_counts_txn, list(room_ids)
+        )
+
+    @staticmethod
+    def _get_member_counts_txn(
+        txn: LoggingTransaction, room_ids: list[str]
+    ) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for chunk in batch_iter(room_ids):
+            clause, args = in_list("room_id", chunk)
+            txn.execute(
+                "SELECT room_id, membership, COUNT(*) FROM current_state_events"
+                f" WHERE type = ? AND {clause} GROUP BY room_id, membership",
+                [EventTypes.Member, *args],
+            )
+            for room_id, membership, count in txn.fetchall():
+                out.setdefault(room_id, {})[membership] = int(count)
+        return out
+
+    async def get_heroes(
+        self, room_ids: Collection[str], exclude_user_id: str, limit: int = 5
+    ) -> dict[str, list[str]]:
+        """For each room, its first ``limit`` joined or invited members by the order of
+        their membership events, leaving out ``exclude_user_id``; where there are none,
+        its first members who left or were banned (``/sync``'s ``m.heroes``)."""
+        if not room_ids:
+            return {}
+        return await self.db_pool.runInteraction(
+            "get_heroes", self._get_heroes_txn, list(room_ids), exclude_user_id, limit
+        )
+
+    @staticmethod
+    def _get_heroes_txn(
+        txn: LoggingTransaction, room_ids: list[str], exclude_user_id: str, limit: int
+    ) -> dict[str, list[str]]:
+        sql = (
+            "SELECT c.state_key FROM current_state_events AS c"
+            " INNER JOIN events AS e ON e.event_id = c.event_id"
+            " WHERE c.room_id = ? AND c.type = ? AND c.state_key != ? AND c.membership IN (?, ?)"
+            " ORDER BY e.stream_ordering LIMIT ?"
+        )
+        out: dict[str, list[str]] = {}
+        for room_id in room_ids:
+            heroes: list[str] = []
+            for memberships in (
+                (Membership.JOIN, Membership.INVITE),
+                (Membership.LEAVE, Membership.BAN),
+            ):
+                txn.execute(sql, (room_id, EventTypes.Member, exclude_user_id, *memberships, limit))
+                heroes = [r[0] for r in txn.fetchall()]
+                if heroes:
+                    break
+            out[room_id] = heroes
+        return out
 
     async def get_users_in_room_with_profiles(self, room_id: str) -> dict[str, ProfileInfo]:
         """The joined users with the display name and avatar of their join event."""

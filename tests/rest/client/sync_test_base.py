@@ -1,0 +1,83 @@
+"""A base for tests of ``/sync`` and the streams it serves: typing, receipts, read
+markers, account data and tags, besides the room, history and filter servlets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from synapse.rest.client import account_data, read_marker, receipts, sync, tags, typing
+from synapse.types import JsonDict
+from tests.matrix_spec import assert_response_matches_spec
+from tests.rest.client.history_test_base import HistoryTestCase, q
+from tests.server import FakeChannel
+
+
+class SyncTestCase(HistoryTestCase):
+    servlets = [
+        *HistoryTestCase.servlets,
+        sync.register_servlets,
+        typing.register_servlets,
+        receipts.register_servlets,
+        read_marker.register_servlets,
+        account_data.register_servlets,
+        tags.register_servlets,
+    ]
+
+    def sync_request(self, tok: str | None, **params: Any) -> FakeChannel:
+        """``GET /sync`` without waiting for the answer (for long-polls)."""
+        args: dict[str, str] = {}
+        for key, value in params.items():
+            if value is None:
+                continue
+            if isinstance(value, bool):
+                args[key] = "true" if value else "false"
+            elif isinstance(value, (dict, list)):
+                import json
+
+                args[key] = json.dumps(value)
+            else:
+                args[key] = str(value)
+        from urllib.parse import urlencode
+
+        query = f"?{urlencode(args)}" if args else ""
+        return self.make_request("GET", f"sync{query}", access_token=tok, await_result=False)
+
+    def sync(self, tok: str | None, **params: Any) -> JsonDict:
+        """``GET /sync``: the body, checked against the spec's schema."""
+        channel = self.get("sync", tok, **params)
+        self.assertEqual(channel.code, 200, channel.json_body)
+        assert_response_matches_spec(channel.json_body, "client-server/sync.yaml", "/sync", "get")
+        return channel.json_body
+
+    def joined_room(self, body: JsonDict, room_id: str) -> JsonDict:
+        rooms = body["rooms"]["join"]
+        self.assertIn(room_id, rooms, body)
+        return rooms[room_id]
+
+    def timeline_ids(self, body: JsonDict, room_id: str, section: str = "join") -> list[str]:
+        return [e["event_id"] for e in body["rooms"][section][room_id]["timeline"]["events"]]
+
+    def typing(
+        self, room_id: str, user_id: str, tok: str, typing: bool, timeout: int | None = None
+    ) -> FakeChannel:
+        body: JsonDict = {"typing": typing}
+        if timeout is not None:
+            body["timeout"] = timeout
+        return self.make_request(
+            "PUT", f"rooms/{q(room_id)}/typing/{q(user_id)}", body, access_token=tok
+        )
+
+    def receipt(
+        self,
+        room_id: str,
+        receipt_type: str,
+        event_id: str,
+        tok: str,
+        body: JsonDict | None = None,
+    ) -> FakeChannel:
+        return self.make_request(
+            "POST",
+            f"rooms/{q(room_id)}/receipt/{q(receipt_type)}/{q(event_id)}",
+            body if body is not None else {},
+            access_token=tok,
+        )
