@@ -26,6 +26,7 @@ from synapse.rest.client import (
     room_upgrade,
     sync,
     tags,
+    threepid,
     typing,
     versions,
 )
@@ -46,6 +47,7 @@ CLIENT_SERVLET_MODULES: list[RegisterServletsFunc] = [
     account.register_servlets,
     devices.register_servlets,
     profile.register_servlets,
+    threepid.register_servlets,
     room.register_servlets,
     membership.register_servlets,
     directory.register_servlets,
