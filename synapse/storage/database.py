@@ -356,12 +356,35 @@ class DatabasePool:
     ) -> R:
         """Run ``func(txn, *args, **kwargs)`` in one transaction, retrying it on
         serialization failures and deadlocks; any exception rolls it back."""
+        return await self._run_interaction(desc, False, func, *args, **kwargs)
+
+    async def run_autocommit(
+        self,
+        desc: str,
+        func: Callable[Concatenate[LoggingTransaction, P], R],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> R:
+        """Like :meth:`runInteraction`, but each statement commits at once, saving the
+        round trips of ``BEGIN``/``COMMIT`` on PostgreSQL: only for a single statement,
+        or statements that need not be atomic together."""
+        return await self._run_interaction(desc, True, func, *args, **kwargs)
+
+    async def _run_interaction(
+        self,
+        desc: str,
+        autocommit: bool,
+        func: Callable[Concatenate[LoggingTransaction, P], R],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> R:
         after_callbacks: list[_Callback] = []
         exception_callbacks: list[_Callback] = []
         try:
             result = await self.runWithConnection(
-                self.new_transaction,
+                self._new_transaction,
                 desc,
+                autocommit,
                 after_callbacks,
                 exception_callbacks,
                 func,
@@ -412,6 +435,42 @@ class DatabasePool:
         **kwargs: P.kwargs,
     ) -> R:
         """Run ``func`` in a transaction on ``conn`` (in the calling thread), with retries."""
+        return self._new_transaction(
+            conn, desc, False, after_callbacks, exception_callbacks, func, *args, **kwargs
+        )
+
+    def _new_transaction(
+        self,
+        conn: LoggingDatabaseConnection,
+        desc: str,
+        autocommit: bool,
+        after_callbacks: list[_Callback],
+        exception_callbacks: list[_Callback],
+        func: Callable[Concatenate[LoggingTransaction, P], R],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> R:
+        if autocommit:
+            self.engine.set_autocommit(conn.conn, True)
+        try:
+            return self._run_with_retries(
+                conn, desc, autocommit, after_callbacks, exception_callbacks, func, *args, **kwargs
+            )
+        finally:
+            if autocommit and not self.engine.is_connection_closed(conn.conn):
+                self.engine.set_autocommit(conn.conn, False)
+
+    def _run_with_retries(
+        self,
+        conn: LoggingDatabaseConnection,
+        desc: str,
+        autocommit: bool,
+        after_callbacks: list[_Callback],
+        exception_callbacks: list[_Callback],
+        func: Callable[Concatenate[LoggingTransaction, P], R],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> R:
         name = f"{desc}-{next(self._txn_ids)}"
         conn.transactions += 1
         start = time.perf_counter()
@@ -425,7 +484,8 @@ class DatabasePool:
                     exception_callbacks=attempt_exception,
                 )
                 try:
-                    self.engine.begin_transaction(txn)
+                    if not autocommit:
+                        self.engine.begin_transaction(txn)
                     result = func(txn, *args, **kwargs)
                     conn.commit()
                     after_callbacks.extend(attempt_after)
@@ -464,7 +524,7 @@ class DatabasePool:
             txn.execute(sql, args)
             return txn.fetchall()
 
-        return await self.runInteraction(desc, _execute)
+        return await self.run_autocommit(desc, _execute)
 
     @contextlib.contextmanager
     def startup_connection(self) -> Iterator[LoggingDatabaseConnection]:
@@ -535,7 +595,7 @@ class DatabasePool:
     ) -> bool:
         """Insert one row. With ``or_ignore``, a row that clashes with a unique key is
         skipped instead of raising ``IntegrityError``. Returns whether a row was inserted."""
-        return await self.runInteraction(desc, self.simple_insert_txn, table, values, or_ignore)
+        return await self.run_autocommit(desc, self.simple_insert_txn, table, values, or_ignore)
 
     @staticmethod
     def simple_insert_txn(
@@ -589,7 +649,7 @@ class DatabasePool:
         ``keyvalues`` must be the columns of a unique index or primary key.
         ``insertion_values`` are only written when the row is new.
         """
-        await self.runInteraction(
+        await self.run_autocommit(
             desc, self.simple_upsert_txn, table, keyvalues, values, insertion_values
         )
 
@@ -624,7 +684,7 @@ class DatabasePool:
     ) -> tuple[Any, ...] | None:
         """The ``retcols`` of the row matching ``keyvalues``; ``StoreError(404)`` if there is
         none, unless ``allow_none`` (then ``None``)."""
-        return await self.runInteraction(
+        return await self.run_autocommit(
             desc, self.simple_select_one_txn, table, keyvalues, retcols, allow_none
         )
 
@@ -652,7 +712,7 @@ class DatabasePool:
         desc: str = "simple_select_one_onecol",
     ) -> Any:
         """One column of the row matching ``keyvalues`` (``StoreError(404)``/``None`` as above)."""
-        return await self.runInteraction(
+        return await self.run_autocommit(
             desc, self.simple_select_one_onecol_txn, table, keyvalues, retcol, allow_none
         )
 
@@ -675,7 +735,7 @@ class DatabasePool:
         desc: str = "simple_select_onecol",
     ) -> list[Any]:
         """One column of every row matching ``keyvalues``."""
-        return await self.runInteraction(
+        return await self.run_autocommit(
             desc, self.simple_select_onecol_txn, table, keyvalues, retcol
         )
 
@@ -695,7 +755,7 @@ class DatabasePool:
         desc: str = "simple_select_list",
     ) -> list[tuple[Any, ...]]:
         """The ``retcols`` of every row matching ``keyvalues`` (every row if ``None``)."""
-        return await self.runInteraction(
+        return await self.run_autocommit(
             desc, self.simple_select_list_txn, table, keyvalues, retcols
         )
 
@@ -755,7 +815,7 @@ class DatabasePool:
         desc: str = "simple_update",
     ) -> int:
         """Set ``updatevalues`` on the rows matching ``keyvalues``; returns how many rows."""
-        return await self.runInteraction(
+        return await self.run_autocommit(
             desc, self.simple_update_txn, table, keyvalues, updatevalues
         )
 
@@ -803,7 +863,7 @@ class DatabasePool:
         self, table: str, keyvalues: Mapping[str, Any], desc: str = "simple_delete"
     ) -> int:
         """Delete the rows matching ``keyvalues``; returns how many."""
-        return await self.runInteraction(desc, self.simple_delete_txn, table, keyvalues)
+        return await self.run_autocommit(desc, self.simple_delete_txn, table, keyvalues)
 
     @staticmethod
     def simple_delete_txn(txn: LoggingTransaction, table: str, keyvalues: Mapping[str, Any]) -> int:

@@ -157,6 +157,31 @@ class DatabasePoolTestCase(DatabaseTestCase):
             self.get_success(self.db.simple_select_one_onecol("things", {"id": 1}, "counter")), 2
         )
 
+    def test_run_autocommit_commits_each_statement(self) -> None:
+        after: list[str] = []
+
+        def _insert_then_fail(txn: LoggingTransaction) -> None:
+            txn.call_after(after.append, "after")
+            txn.execute("INSERT INTO things (id, name) VALUES (?, ?)", (1, "one"))
+            raise ValueError("boom")
+
+        self.get_failure(self.db.run_autocommit("autocommit", _insert_then_fail), ValueError)
+        # No transaction to roll back: the insert stays.
+        self.assertEqual(self._names(), [(1, "one")])
+        self.assertEqual(after, [])
+
+        def _insert(txn: LoggingTransaction) -> None:
+            txn.call_after(after.append, "after")
+            txn.execute("INSERT INTO things (id, name) VALUES (?, ?)", (2, "two"))
+
+        self.get_success(self.db.run_autocommit("autocommit", _insert))
+        self.assertEqual(after, ["after"])
+        # The connection is back to transactions afterwards.
+        self.get_failure(
+            self.db.runInteraction("fail", _insert_then_fail), self.db.engine.module.IntegrityError
+        )
+        self.assertEqual(self._names(), [(1, "one"), (2, "two")])
+
     def test_run_with_connection(self) -> None:
         def _with_conn(conn: LoggingDatabaseConnection, value: int) -> int:
             cur = conn.cursor(txn_name="with_conn")
