@@ -135,7 +135,13 @@ def main(argv: list[str] | None = None) -> None:
         " registration_shared_secret (or registration_shared_secret_path) configured."
     )
     parser.add_argument("-u", "--user", default=None, help="Local part of the new user.")
-    parser.add_argument("-p", "--password", default=None, help="New password for user.")
+    password_group = parser.add_mutually_exclusive_group()
+    password_group.add_argument("-p", "--password", default=None, help="New password for user.")
+    password_group.add_argument(
+        "--password-file",
+        default=None,
+        help="File holding the new password for user (its first line).",
+    )
     parser.add_argument(
         "-t",
         "--user_type",
@@ -197,6 +203,13 @@ def main(argv: list[str] | None = None) -> None:
         user = input(f"New user localpart [{default_user}]: ") or default_user
 
     password = args.password
+    if args.password_file is not None:
+        try:
+            with open(args.password_file) as f:
+                password = f.readline().rstrip("\r\n")
+        except OSError as e:
+            print(f"Could not read the password file: {e}", file=sys.stderr)
+            sys.exit(1)
     if password is None:
         password = getpass.getpass("Password: ")
         if not password:

@@ -206,6 +206,35 @@ class NioEndToEndTestCase(unittest.TestCase):
 
         asyncio.run(self._admin_login())
 
+        password_file = os.path.join(self.dir.name, "password.txt")
+        with open(password_file, "w") as f:
+            f.write("botpass\n")
+        bot = subprocess.run(
+            [
+                sys.executable,
+                script,
+                "-c",
+                self.config_path,
+                "-u",
+                "bot",
+                "--password-file",
+                password_file,
+                "--no-admin",
+                "-t",
+                "bot",
+                self.url,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        self.assertEqual(bot.returncode, 0, bot.stdout + bot.stderr)
+        with sqlite3.connect(self._db_path()) as conn:
+            row = conn.execute(
+                "SELECT admin, user_type FROM users WHERE name = '@bot:localhost'"
+            ).fetchone()
+        self.assertEqual(row, (0, "bot"))
+
     async def _admin_login(self) -> None:
         assert nio is not None
         client = nio.AsyncClient(self.url, "admin")

@@ -104,3 +104,20 @@ class HashPasswordLongTestCase(unittest.TestCase):
     def test_long_password(self) -> None:
         hashed = hash_password.hash_password("q" * 100, "pep", 4)
         self.assertTrue(bcrypt.checkpw(b"q" * 72, hashed.encode()))
+
+
+class PasswordFileTestCase(unittest.TestCase):
+    def test_password_file_and_password_are_exclusive(self) -> None:
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), self.assertRaises(SystemExit) as cm:
+            register_new_matrix_user.main(["-k", "s", "-u", "a", "-p", "b", "--password-file", "f"])
+        self.assertEqual(cm.exception.code, 2)
+
+    def test_missing_password_file(self) -> None:
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), self.assertRaises(SystemExit) as cm:
+            register_new_matrix_user.main(
+                ["-k", "s", "-u", "a", "--password-file", "/nonexistent/pw", "-a"]
+            )
+        self.assertEqual(cm.exception.code, 1)
+        self.assertIn("password file", err.getvalue())
