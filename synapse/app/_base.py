@@ -285,6 +285,7 @@ def register_shutdown(hs: HomeServer, ports: list[Any], pid_file: str | None) ->
 
     def _stop_listening() -> defer.Deferred[Any]:
         logger.info("Shutting down: closing %d listening port(s)", len(ports))
+        sd_notify(b"STOPPING=1")
         return defer.DeferredList(
             [defer.maybeDeferred(p.stopListening) for p in ports], consumeErrors=True
         )

@@ -147,6 +147,7 @@ class DaemonTestCase(unittest.TestCase):
         self.assertEqual(proc.returncode, 0, err)
         self.assertNotIn("Traceback", err)
         self.assertFalse(os.path.exists(self.pid_file), "the pid file is removed on a clean exit")
+        self.assertEqual(notify.recv(4096), b"STOPPING=1")
         with open(log_file + ".1") as f:
             first_log = f.read()
         self.assertEqual(first_log.count("Unknown config key 'no_such_setting'"), 1, first_log)
