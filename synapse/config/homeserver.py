@@ -328,6 +328,13 @@ def _build_parser(description: str) -> argparse.ArgumentParser:
         "what relative key paths are read against (default: the config file's directory).",
     )
     parser.add_argument(
+        "--config-directory",
+        "--config-dir",
+        metavar="DIRECTORY",
+        help="With --generate-config: where the signing key and log config go "
+        "(default: the config file's directory; --keys-directory takes precedence).",
+    )
+    parser.add_argument(
         "--data-directory",
         metavar="DIRECTORY",
         help="Where the database, media and log files go when the config does not say "
@@ -358,6 +365,12 @@ def _build_parser(description: str) -> argparse.ArgumentParser:
         help="Create the signing key if it is missing, then exit.",
     )
     group.add_argument("-H", "--server-name", help="The server name to generate a config for.")
+    group.add_argument(
+        "--open-private-ports",
+        action="store_true",
+        help="With --generate-config: listen on every interface, not only on localhost "
+        "(for containers).",
+    )
     group.add_argument(
         "--report-stats",
         choices=["yes", "no"],
@@ -390,7 +403,9 @@ def load_or_generate_config(description: str, argv: list[str]) -> HomeServerConf
         if os.path.isdir(config_path):
             config_path = os.path.join(config_path, "homeserver.yaml")
         config_path = os.path.abspath(config_path)
-        config_dir_path = os.path.abspath(args.keys_directory or os.path.dirname(config_path))
+        config_dir_path = os.path.abspath(
+            args.keys_directory or args.config_directory or os.path.dirname(config_path)
+        )
         if not os.path.exists(config_path):
             if args.report_stats is None:
                 raise ConfigError("Please specify either --report-stats=yes or --report-stats=no")
@@ -404,6 +419,7 @@ def load_or_generate_config(description: str, argv: list[str]) -> HomeServerConf
                 server_name=args.server_name,
                 generate_secrets=True,
                 report_stats=args.report_stats == "yes",
+                open_private_ports=args.open_private_ports,
             )
             os.makedirs(os.path.dirname(config_path), exist_ok=True)
             with open(config_path, "w") as f:

@@ -294,6 +294,10 @@ class ServerConfig(Config):
         **kwargs: Any,
     ) -> str:
         pid_file = f"{data_dir_path.rstrip('/')}/homeserver.pid"
+        if kwargs.get("open_private_ports"):
+            bind_addresses = "['::', '0.0.0.0']"
+        else:
+            bind_addresses = "['::1', '127.0.0.1']"
         return f"""\
 ## Server ##
 
@@ -349,7 +353,7 @@ listeners:
     tls: false
     type: http
     x_forwarded: true
-    bind_addresses: ['::1', '127.0.0.1']
+    bind_addresses: {bind_addresses}
     resources:
       - names: [client, federation]
         compress: false

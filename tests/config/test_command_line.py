@@ -135,6 +135,16 @@ class GenerateConfigTestCase(unittest.TestCase):
         self.assertTrue(os.path.exists(os.path.join(keys_dir, "my.domain.signing.key")))
         self.assertTrue(os.path.exists(os.path.join(keys_dir, "my.domain.log.config")))
 
+    def test_docker_style_arguments(self) -> None:
+        """The arguments Synapse's container start script passes."""
+        conf_dir = os.path.join(self.dir, "conf")
+        self.generate("--config-directory", conf_dir, "--open-private-ports")
+        self.assertTrue(os.path.exists(os.path.join(conf_dir, "my.domain.signing.key")))
+        self.assertTrue(os.path.exists(os.path.join(conf_dir, "my.domain.log.config")))
+        with open(self.config_path) as f:
+            config = yaml.safe_load(f)
+        self.assertEqual(config["listeners"][0]["bind_addresses"], ["::", "0.0.0.0"])
+
     def test_generate_needs_report_stats_and_server_name(self) -> None:
         with self.assertRaises(ConfigError) as cm:
             run(["--generate-config", "--server-name", "x", "-c", self.config_path])
