@@ -7,7 +7,7 @@ them (usually with ``txn.call_after`` so that a rolled-back write invalidates no
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Generic, TypeVar, overload
 
 KT = TypeVar("KT")
@@ -20,16 +20,15 @@ _SENTINEL = object()
 class LruCache(Generic[KT, VT]):
     """A dict of at most ``max_size`` entries that drops the least recently used one."""
 
-    __slots__ = ("_data", "max_size", "hits", "misses", "_size_of")
+    __slots__ = ("_data", "max_size", "hits", "misses")
 
-    def __init__(self, max_size: int, size_callback: Callable[[VT], int] | None = None) -> None:
+    def __init__(self, max_size: int) -> None:
         if max_size < 1:
             raise ValueError("max_size must be at least 1")
         self._data: OrderedDict[KT, VT] = OrderedDict()
         self.max_size = max_size
         self.hits = 0
         self.misses = 0
-        self._size_of = size_callback
 
     @overload
     def get(self, key: KT) -> VT | None: ...
