@@ -35,9 +35,8 @@ class Bench:
     def __init__(self) -> None:
         self.reactor = ThreadedMemoryReactorClock()
         self.db_config = setup_test_database_config()
-        self.hs = HomeServer(
-            "test", stand_in_homeserver_config(self.db_config), reactor=self.reactor
-        )
+        config = stand_in_homeserver_config(self.db_config)
+        self.hs = HomeServer("test", config, reactor=self.reactor)  # type: ignore[arg-type]
         self.stores = self.hs.get_datastores().main
 
     def run(self, awaitable: Awaitable[T]) -> T:
