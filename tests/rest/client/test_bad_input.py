@@ -61,6 +61,14 @@ SAMPLE_PATH_VALUES = {
     "txn_id": "txn1",
     "device_id": "DEVICE",
     "membership_action": "join",
+    "account_data_type": "m.push_rules",
+    "filter_id": "0",
+    "tag": "m.favourite",
+    "receipt_type": "m.read",
+    "relation_type": "m.reference",
+    "parent_id": "$event",
+    "medium": "email",
+    "key": "displayname",
 }
 
 # Malformed path values every endpoint must refuse politely.
