@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from synapse.api.errors import Codes
+from synapse.api.errors import Codes, SynapseError
 from synapse.types import JsonDict
 from tests.matrix_spec import assert_response_matches_spec
 from tests.rest.client.history_test_base import HistoryTestCase
@@ -101,7 +101,7 @@ class FilterServletTestCase(HistoryTestCase):
         )
         self.assertEqual(channel.code, 400)
         self.assertEqual(channel.json_body["errcode"], Codes.NOT_JSON)
-        for bad in (
+        bad_filters: list[Any] = [
             [],
             b'"filter"',
             {"event_format": "html"},
@@ -112,7 +112,8 @@ class FilterServletTestCase(HistoryTestCase):
             {"room": {"state": {"lazy_load_members": "true"}}},
             {"presence": {"senders": [7]}},
             {"account_data": {"types": "m.direct"}},
-        ):
+        ]
+        for bad in bad_filters:
             body = self.upload(self.user, bad, self.tok, expect=400)
             self.assertEqual(body["errcode"], Codes.BAD_JSON, bad)
         # Nothing was stored by the failures.
@@ -138,10 +139,14 @@ class FilterServletTestCase(HistoryTestCase):
             ("{nope", Codes.NOT_JSON),
             ('{"room": []}', Codes.BAD_JSON),
         ):
-            failure = self.get_failure(filtering.get_filter_from_param(self.user, bad), Exception)
+            failure = self.get_failure(
+                filtering.get_filter_from_param(self.user, bad), SynapseError
+            )
+            assert isinstance(failure.value, SynapseError)
             self.assertEqual(failure.value.errcode, errcode, bad)
         # Another user's filter ID means nothing for this user.
         failure = self.get_failure(
-            filtering.get_filter_from_param(self.other, filter_id), Exception
+            filtering.get_filter_from_param(self.other, filter_id), SynapseError
         )
+        assert isinstance(failure.value, SynapseError)
         self.assertEqual(failure.value.errcode, Codes.INVALID_PARAM)
