@@ -14,6 +14,7 @@ import atexit
 import concurrent.futures
 import itertools
 import os
+import re
 import threading
 import uuid
 from collections.abc import Callable, Mapping
@@ -115,6 +116,7 @@ def _ensure_template() -> concurrent.futures.ThreadPoolExecutor:
     from synapse.storage.engines import create_engine
     from synapse.storage.prepare_database import prepare_database
 
+    _drop_databases_of_dead_processes()
     _admin_execute(
         f"CREATE DATABASE {_TEMPLATE_NAME} ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0"
     )
@@ -130,6 +132,41 @@ def _ensure_template() -> concurrent.futures.ThreadPoolExecutor:
     )
     _template_ready = True
     return _admin_thread
+
+
+def _drop_databases_of_dead_processes() -> None:
+    """Drop the test databases of test runs on this machine that were killed before they
+    could clean up (their names carry the process id)."""
+    if POSTGRES_HOST not in ("127.0.0.1", "localhost", "::1") and not POSTGRES_HOST.startswith("/"):
+        return
+    import psycopg2
+
+    args = _postgres_config("postgres")["args"]
+    conn = psycopg2.connect(**{k: v for k, v in args.items() if not k.startswith("cp_")})
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT datname FROM pg_database WHERE datname LIKE 'synapse\\_test\\_%'")
+            names = [row[0] for row in cur.fetchall()]
+    finally:
+        conn.close()
+    for name in names:
+        match = re.fullmatch(r"synapse_test_(?:tmpl_)?([0-9]+)_[0-9a-f]{8}(?:_[0-9]+)?", name)
+        if match is None or _process_alive(int(match.group(1))):
+            continue
+        try:
+            _admin_execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        except Exception:
+            pass  # another process is dropping it too
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _drop_leftovers() -> None:
