@@ -6,9 +6,15 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from synapse.api.constants import MAX_USERID_LENGTH, UserTypes
-from synapse.api.errors import AuthError, Codes, StoreError, SynapseError
+from synapse.api.errors import AuthError, Codes, NotFoundError, StoreError, SynapseError
 from synapse.api.ratelimiting import Ratelimiter
-from synapse.types import UserID, contains_invalid_mxid_characters
+from synapse.types import (
+    JsonDict,
+    RoomAlias,
+    UserID,
+    contains_invalid_mxid_characters,
+    create_requester,
+)
 
 if TYPE_CHECKING:
     from synapse.server import HomeServer
@@ -102,8 +108,40 @@ class RegistrationHandler:
         """Create an account and return its user ID.
 
         Without a localpart a fresh numeric one is chosen (the guest form). A named
-        account gets its localpart as display name unless another is given.
+        account gets its localpart as display name unless another is given. The new
+        user then joins the configured ``auto_join_rooms``.
         """
+        user_id = await self._create_user(
+            localpart,
+            password_hash,
+            make_guest,
+            admin,
+            user_type,
+            default_display_name,
+            appservice_id,
+            shadow_banned,
+        )
+        config = self.hs.config.registration
+        if (
+            config.auto_join_rooms
+            and user_type != UserTypes.SUPPORT
+            and appservice_id is None
+            and (not make_guest or config.auto_join_rooms_for_guests)
+        ):
+            await self._auto_join_rooms(user_id)
+        return user_id
+
+    async def _create_user(
+        self,
+        localpart: str | None = None,
+        password_hash: str | None = None,
+        make_guest: bool = False,
+        admin: bool = False,
+        user_type: str | None = None,
+        default_display_name: str | None = None,
+        appservice_id: str | None = None,
+        shadow_banned: bool = False,
+    ) -> str:
         if user_type is not None and user_type not in UserTypes.ALL_USER_TYPES:
             raise SynapseError(400, "Invalid user type", Codes.INVALID_PARAM)
         if localpart is not None:
@@ -147,6 +185,52 @@ class RegistrationHandler:
         if not self.hs.config.registration.allow_guest_access:
             raise AuthError(403, "Guest access is disabled", errcode=Codes.GUEST_ACCESS_FORBIDDEN)
         return await self.register_user(make_guest=True)
+
+    async def _auto_join_rooms(self, user_id: str) -> None:
+        """Join the new user to each of ``auto_join_rooms``; a failure is only logged.
+
+        A missing local alias is created (``autocreate_auto_join_rooms``) when the first
+        user registers, by ``auto_join_mxid_localpart``'s user if set, else by the new user.
+        """
+        config = self.hs.config.registration
+        create_missing = (
+            config.autocreate_auto_join_rooms
+            and await self._stores.registration.count_all_users() == 1
+        )
+        member_handler = self.hs.get_room_member_handler()
+        requester = create_requester(user_id)
+        for room in config.auto_join_rooms:
+            try:
+                room_id: str | None
+                try:
+                    room_id = await self.hs.get_directory_handler().resolve_room_id_or_alias(room)
+                except NotFoundError:
+                    if not (create_missing and room.startswith("#") and self.hs.is_mine_id(room)):
+                        raise
+                    room_id = await self._create_auto_join_room(room, user_id)
+                if room_id is None:
+                    continue
+                await member_handler.update_membership(
+                    requester, user_id, room_id, "join", ratelimit=False
+                )
+            except Exception:
+                logger.warning("Failed to auto-join %s to %s", user_id, room, exc_info=True)
+
+    async def _create_auto_join_room(self, alias: str, user_id: str) -> str | None:
+        """Create the room of ``alias``; its ID, or None when the new user created it."""
+        config = self.hs.config.registration
+        creator = config.auto_join_user_id or user_id
+        preset = config.autocreate_auto_join_room_preset or "public_chat"
+        room_config: JsonDict = {
+            "preset": preset,
+            "room_alias_name": RoomAlias.from_string(alias).localpart,
+        }
+        if creator != user_id and preset != "public_chat":
+            room_config["invite"] = [user_id]
+        room_id, _, _ = await self.hs.get_room_creation_handler().create_room(
+            create_requester(creator), room_config, ratelimit=False
+        )
+        return None if creator == user_id else room_id
 
     async def get_guest_user_id(self, guest_access_token: str) -> str:
         """The guest a ``guest_access_token`` belongs to; 403 M_FORBIDDEN if it is no guest's."""
