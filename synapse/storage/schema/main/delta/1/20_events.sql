@@ -126,7 +126,7 @@ CREATE TABLE IF NOT EXISTS room_memberships (
     event_stream_ordering BIGINT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS room_memberships_room_user ON room_memberships (room_id, user_id);
-CREATE INDEX IF NOT EXISTS room_memberships_user ON room_memberships (user_id);
+CREATE INDEX IF NOT EXISTS room_memberships_user ON room_memberships (user_id, event_stream_ordering);
 
 -- The current membership of local users, including out-of-band invites and their
 -- rejections for rooms the server is not in: "which rooms is this user in" in one lookup.
