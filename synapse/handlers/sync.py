@@ -568,7 +568,7 @@ class _SyncRequest:
                         c.membership == Membership.JOIN for c in room_changes
                     )
                     left.append(
-                        (room_id, last.event_id, last.event_stream_ordering, joined_in_range)
+                        (room_id, last.event_id, last.stream_ordering, joined_in_range)
                     )
 
         entries: list[_RoomEntry] = []

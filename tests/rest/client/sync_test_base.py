@@ -3,7 +3,9 @@ markers, account data and tags, besides the room, history and filter servlets.""
 
 from __future__ import annotations
 
+import json
 from typing import Any
+from urllib.parse import urlencode
 
 from synapse.rest.client import account_data, read_marker, receipts, sync, tags, typing
 from synapse.types import JsonDict
@@ -32,13 +34,9 @@ class SyncTestCase(HistoryTestCase):
             if isinstance(value, bool):
                 args[key] = "true" if value else "false"
             elif isinstance(value, (dict, list)):
-                import json
-
                 args[key] = json.dumps(value)
             else:
                 args[key] = str(value)
-        from urllib.parse import urlencode
-
         query = f"?{urlencode(args)}" if args else ""
         return self.make_request("GET", f"sync{query}", access_token=tok, await_result=False)
 
@@ -48,6 +46,10 @@ class SyncTestCase(HistoryTestCase):
         self.assertEqual(channel.code, 200, channel.json_body)
         assert_response_matches_spec(channel.json_body, "client-server/sync.yaml", "/sync", "get")
         return channel.json_body
+
+    def expire_response_cache(self) -> None:
+        """Let the clock pass the time identical requests are answered from memory."""
+        self.reactor.advance(self.hs.config.caches.sync_response_cache_duration / 1000 + 1)
 
     def joined_room(self, body: JsonDict, room_id: str) -> JsonDict:
         rooms = body["rooms"]["join"]
