@@ -428,8 +428,10 @@ class EventCreationHandler:
         original = (known_events or {}).get(redacts) or await self._events.get_event(
             redacts, allow_none=True, allow_rejected=True
         )
-        if original is None or original.room_id != event.room_id:
+        if original is None:
             return
+        if original.room_id != event.room_id:
+            raise SynapseError(400, "Cannot redact an event of another room", Codes.UNKNOWN)
         if original.type == EventTypes.Create:
             raise AuthError(403, "Redacting create events is not permitted")
         if original.sender == event.sender:

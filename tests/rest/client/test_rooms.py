@@ -760,6 +760,16 @@ class RedactionTestCase(RoomTestCase):
         other_event = self.helper.send(self.room_id, "theirs", tok=self.other_tok)["event_id"]
         self.helper.redact(self.room_id, other_event, tok=self.tok)
 
+    def test_events_of_other_rooms_cannot_be_redacted(self) -> None:
+        other_room = self.helper.create_room_as(self.user, tok=self.tok)
+        event_id = self.helper.send(other_room, "elsewhere", tok=self.tok)["event_id"]
+        count = self.event_count()
+        channel = self.make_request(
+            "PUT", f"rooms/{self.room_id}/redact/{event_id}/r9", {}, access_token=self.tok
+        )
+        self.assert_error(channel, 400, "M_UNKNOWN")
+        self.assertEqual(self.event_count(), count)
+
     def test_create_event_cannot_be_redacted(self) -> None:
         create_id = self.current_state(self.room_id)[("m.room.create", "")].event_id
         channel = self.make_request(
