@@ -50,6 +50,7 @@ UNSUPPORTED_KEYS = frozenset(
         "login_via_existing_session",
         "manhole_settings",
         "matrix_authentication_service",
+        "matrix_rtc",
         "media_retention",
         "media_storage_providers",
         "metrics_flags",

@@ -192,6 +192,7 @@ class ServerConfig(Config):
 
         self.serve_server_wellknown = read_bool(config, "serve_server_wellknown", False)
         self.serve_client_wellknown = read_bool(config, "serve_client_wellknown", False)
+        self.extra_well_known_client_content = read_dict(config, "extra_well_known_client_content")
         self.user_agent_suffix = read_optional_str(config, "user_agent_suffix")
         self.use_frozen_dicts = read_bool(config, "use_frozen_dicts", False)
         self.soft_file_limit = read_int(config, "soft_file_limit", 0)
