@@ -248,6 +248,32 @@ class MainExitTestCase(unittest.TestCase):
         self.assertNotIn("Traceback", result.stderr)
         self.assertEqual(len(result.stderr.strip().splitlines()), 1, result.stderr)
 
+    def test_missing_setting_exits_1(self) -> None:
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "hs.yaml")
+            with open(path, "w") as f:
+                f.write("listeners: []\n")
+            result = self.run_main("-c", path)
+        self.assertEqual(result.returncode, 1, result.stderr)
+        self.assertEqual(
+            result.stderr.strip(),
+            "Error in configuration at 'server_name': missing required setting",
+        )
+
+    def test_unusable_log_config_exits_1(self) -> None:
+        with tempfile.TemporaryDirectory() as d:
+            log_config = os.path.join(d, "log.config")
+            with open(log_config, "w") as f:
+                f.write("version: 1\nhandlers:\n  h:\n    class: no.such.Handler\n")
+            path = os.path.join(d, "hs.yaml")
+            with open(path, "w") as f:
+                f.write(f"server_name: example.com\nsigning_key: 'ed25519 a_x {'A' * 43}'\n")
+                f.write(f"log_config: {log_config}\n")
+            result = self.run_main("-c", path)
+        self.assertEqual(result.returncode, 1, result.stderr)
+        self.assertIn("log_config", result.stderr)
+        self.assertNotIn("Traceback", result.stderr)
+
     def test_missing_config_exits_1(self) -> None:
         result = self.run_main("-c", "/nonexistent/homeserver.yaml")
         self.assertEqual(result.returncode, 1)
