@@ -61,7 +61,7 @@ SAMPLE_PATH_VALUES = {
     "txn_id": "txn1",
     "device_id": "DEVICE",
     "membership_action": "join",
-    "account_data_type": "m.push_rules",
+    "account_data_type": "org.example.data",
     "filter_id": "0",
     "tag": "m.favourite",
     "receipt_type": "m.read",
@@ -232,13 +232,31 @@ class BadInputTestCase(HomeserverTestCase):
     def prepare(self, reactor: Any, clock: Any, hs: Any) -> None:
         self.register_user("bob", "password")
         self.users = 0
+        self.samples = dict(SAMPLE_PATH_VALUES)
         self.token = self._new_user()
         self.failures: list[str] = []
 
     def _new_user(self) -> str:
+        """A fresh user, in a room of its own with one message, so that handlers get past
+        their membership checks to the input they are being sent."""
         self.users += 1
         user_id = self.register_user(f"alice{self.users}", "password", admin=self.admin)
-        return self.create_access_token(user_id)
+        token = self.create_access_token(user_id)
+        self.samples["user_id"] = user_id
+        channel = self.make_request("POST", "/_matrix/client/v3/createRoom", {}, access_token=token)
+        if channel.code == 200:
+            room_id = channel.json_body["room_id"]
+            self.samples.update(room_id=room_id, room_identifier=room_id, room_id_or_alias=room_id)
+            channel = self.make_request(
+                "PUT",
+                f"/_matrix/client/v3/rooms/{quote(room_id)}/send/m.room.message/t0",
+                {"msgtype": "m.text", "body": "hello"},
+                access_token=token,
+            )
+            if channel.code == 200:
+                event_id = channel.json_body["event_id"]
+                self.samples.update(event_id=event_id, parent_id=event_id)
+        return token
 
     def _ensure_token(self) -> None:
         """Endpoints like /logout and /account/deactivate end the session: start another."""
@@ -247,6 +265,11 @@ class BadInputTestCase(HomeserverTestCase):
             self.get_success_or_raise(auth.get_user_by_access_token(self.token))
         except Exception:
             self.token = self._new_user()
+
+    def path(self, pattern: re.Pattern[str]) -> str:
+        """A path for ``pattern`` with the current user's room, event and user IDs."""
+        self._ensure_token()
+        return _fill(pattern, self.samples, "x")
 
     def check(self, method: str, path: str, content: Any = b"") -> None:
         self._ensure_token()
@@ -279,9 +302,8 @@ class BadInputTestCase(HomeserverTestCase):
         for method, pattern in _routes(self.client_resource):
             if method not in ("POST", "PUT"):
                 continue
-            path = _fill(pattern, SAMPLE_PATH_VALUES, "x")
             for body in BAD_BODIES:
-                self.check(method, path, body)
+                self.check(method, self.path(pattern), body)
         self.assert_no_failures()
 
     def test_bad_path_values(self) -> None:
@@ -295,9 +317,10 @@ class BadInputTestCase(HomeserverTestCase):
 
     def test_bad_query_parameters(self) -> None:
         for method, pattern in _routes(self.client_resource):
-            path = _fill(pattern, SAMPLE_PATH_VALUES, "x")
             for query in BAD_QUERIES:
-                self.check(method, path + query, {} if method in ("POST", "PUT") else b"")
+                self.check(
+                    method, self.path(pattern) + query, {} if method in ("POST", "PUT") else b""
+                )
         self.assert_no_failures()
 
 
