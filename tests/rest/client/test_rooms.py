@@ -871,6 +871,24 @@ class MembersTestCase(RoomTestCase):
         users = {e["state_key"] for e in channel.json_body["chunk"]}
         self.assertNotIn(dave, users)
 
+    def test_world_readable_rooms_show_their_members(self) -> None:
+        dave = self.register_user("dave", "pass")
+        dave_tok = self.login("dave", "pass")
+        self.helper.send_state(
+            self.room_id,
+            "m.room.history_visibility",
+            {"history_visibility": "world_readable"},
+            tok=self.tok,
+        )
+        channel = self.members(tok=dave_tok)
+        self.assertEqual(channel.code, 200, channel.json_body)
+        self.assertEqual(len(channel.json_body["chunk"]), 3)
+        channel = self.make_request(
+            "GET", f"rooms/{self.room_id}/joined_members", access_token=dave_tok
+        )
+        self.assertEqual(set(channel.json_body["joined"]), {self.user, self.other})
+        self.assertTrue(dave)
+
     def test_joined_members(self) -> None:
         self.get_success(
             self.hs.get_profile_handler().set_avatar_url(
