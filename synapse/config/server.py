@@ -235,9 +235,8 @@ class ServerConfig(Config):
 
         # Monthly active user limits.
         self.limit_usage_by_mau = read_bool(config, "limit_usage_by_mau", False)
-        self.max_mau_value = (
-            read_int(config, "max_mau_value", 0, minimum=0) if self.limit_usage_by_mau else 0
-        )
+        max_mau_value = read_int(config, "max_mau_value", 0, minimum=0)
+        self.max_mau_value = max_mau_value if self.limit_usage_by_mau else 0
         self.mau_stats_only = read_bool(config, "mau_stats_only", False)
         self.mau_trial_days = read_int(config, "mau_trial_days", 0, minimum=0)
         self.mau_limits_reserved_threepids = read_list(config, "mau_limit_reserved_threepids")

@@ -714,6 +714,9 @@ class UnknownKeysTestCase(unittest.TestCase):
                 "redis": {},
                 "presence": {},
                 "max_upload_size": "1M",
+                # Read even when the feature it belongs to is off.
+                "max_mau_value": 10,
             }
         )
         self.assertEqual(config.warnings, [])
+        self.assertEqual(config.server.max_mau_value, 0)
