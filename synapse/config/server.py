@@ -244,7 +244,9 @@ class ServerConfig(Config):
         self.hs_disabled_message = read_str(config, "hs_disabled_message", "")
         self.admin_contact = read_optional_str(config, "admin_contact")
 
-        room_version_id = config.get("default_room_version", DEFAULT_ROOM_VERSION)
+        room_version_id = config.get("default_room_version")
+        if room_version_id is None:
+            room_version_id = DEFAULT_ROOM_VERSION
         if isinstance(room_version_id, int) and not isinstance(room_version_id, bool):
             room_version_id = str(room_version_id)
         if not isinstance(room_version_id, str) or room_version_id not in KNOWN_ROOM_VERSIONS:

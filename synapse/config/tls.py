@@ -43,8 +43,10 @@ class TlsConfig(Config):
         self.federation_verify_certificates = read_bool(
             config, "federation_verify_certificates", True
         )
-        self.federation_client_minimum_tls_version = str(
-            config.get("federation_client_minimum_tls_version", "1")
+        # YAML reads 1.2 as a number: compare its text.
+        min_version = config.get("federation_client_minimum_tls_version")
+        self.federation_client_minimum_tls_version = (
+            "1" if min_version is None else str(min_version)
         )
         if self.federation_client_minimum_tls_version not in ("1", "1.1", "1.2", "1.3"):
             raise ConfigError(
