@@ -76,22 +76,28 @@ class FederationConfig(Config):
         )
         self.federation_metrics_domains = set(read_str_list(config, "federation_metrics_domains"))
 
-        if "ip_range_blacklist" in config:
-            blacklist = read_str_list(config, "ip_range_blacklist")
-            key = "ip_range_blacklist"
-        elif "federation_ip_range_blacklist" in config:
-            blacklist = read_str_list(config, "federation_ip_range_blacklist")
-            key = "federation_ip_range_blacklist"
-        else:
+        always = [ipaddress.ip_network(r) for r in ALWAYS_BLACKLISTED]
+        blacklist = read_str_list(config, "ip_range_blacklist", default=DEFAULT_IP_RANGE_BLACKLIST)
+        if config.get("ip_range_blacklist") is None:
             blacklist = list(DEFAULT_IP_RANGE_BLACKLIST)
-            key = "ip_range_blacklist"
-        self.ip_range_blacklist = parse_ip_networks(blacklist, [key]) + [
-            ipaddress.ip_network(r) for r in ALWAYS_BLACKLISTED
-        ]
+        self.ip_range_blacklist = parse_ip_networks(blacklist, ["ip_range_blacklist"]) + always
         self.ip_range_whitelist = parse_ip_networks(
             read_str_list(config, "ip_range_whitelist"), ["ip_range_whitelist"]
         )
-        self.federation_ip_range_blacklist = self.ip_range_blacklist
+        # The older federation_ip_range_blacklist, when given, applies to federation
+        # (without a whitelist) in place of ip_range_blacklist/whitelist.
+        if config.get("federation_ip_range_blacklist") is not None:
+            self.federation_ip_range_blacklist = (
+                parse_ip_networks(
+                    read_str_list(config, "federation_ip_range_blacklist"),
+                    ["federation_ip_range_blacklist"],
+                )
+                + always
+            )
+            self.federation_ip_range_whitelist: list[Any] = []
+        else:
+            self.federation_ip_range_blacklist = self.ip_range_blacklist
+            self.federation_ip_range_whitelist = self.ip_range_whitelist
 
         fed = read_dict(config, "federation")
         path = ["federation"]

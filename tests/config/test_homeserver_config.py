@@ -587,13 +587,23 @@ class OtherSectionsTestCase(unittest.TestCase):
         ).federation
         self.assertEqual(fed.federation_domain_whitelist, {"a.example": True, "b.example": True})
         self.assertFalse(fed.federation_verify_certificates)
-        self.assertIn(ipaddress.ip_network("192.168.0.0/16"), fed.ip_range_blacklist)
-        self.assertNotIn(ipaddress.ip_network("10.0.0.0/8"), fed.ip_range_blacklist)
+        self.assertIn(ipaddress.ip_network("192.168.0.0/16"), fed.federation_ip_range_blacklist)
+        self.assertNotIn(ipaddress.ip_network("10.0.0.0/8"), fed.federation_ip_range_blacklist)
+        self.assertEqual(fed.federation_ip_range_whitelist, [])
+        self.assertIn(ipaddress.ip_network("10.0.0.0/8"), fed.ip_range_blacklist)
         self.assertEqual(fed.ip_range_whitelist, [ipaddress.ip_network("192.168.1.0/24")])
+
         self.assertTrue(fed.allow_public_rooms_over_federation)
         self.assertFalse(fed.send_federation)
         self.assertEqual(fed.destination_min_retry_interval_ms, 60_000)
         self.assertEqual(fed.max_long_retry_delay_ms, 30_000)
+
+        fed = parse(
+            {"ip_range_blacklist": ["10.0.0.0/8"], "ip_range_whitelist": ["10.1.0.0/16"]}
+        ).federation
+        self.assertNotIn(ipaddress.ip_network("192.168.0.0/16"), fed.ip_range_blacklist)
+        self.assertIs(fed.federation_ip_range_blacklist, fed.ip_range_blacklist)
+        self.assertEqual(fed.federation_ip_range_whitelist, [ipaddress.ip_network("10.1.0.0/16")])
 
     def test_directories(self) -> None:
         config = parse(
