@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from synapse.api.constants import (
     AccountDataTypes,
@@ -53,12 +53,8 @@ _HV_KEY: StateKey = (EventTypes.RoomHistoryVisibility, "")
 
 
 async def get_ignored_users(stores: MainStores, user_id: str) -> frozenset[str]:
-    """The users ``user_id`` ignores (``m.ignored_user_list`` account data), if the
-    account data store is there."""
-    account_data: Any = getattr(stores, "account_data", None)
-    if account_data is None:
-        return frozenset()
-    content = await account_data.get_global_account_data_by_type_for_user(
+    """The users ``user_id`` ignores (their ``m.ignored_user_list`` account data)."""
+    content = await stores.account_data.get_global_account_data_by_type_for_user(
         user_id, AccountDataTypes.IGNORED_USER_LIST
     )
     ignored = content.get("ignored_users") if isinstance(content, Mapping) else None

@@ -185,3 +185,40 @@ class VisibilityTestCase(HistoryTestCase):
         self.assertEqual([e.event_id for e in visible], [ids["while_joined"]])
         self.assertIs(visible[0], events[2])
         self.assertEqual(self.get_success(filter_events_for_client(stores, self.other, [])), [])
+
+
+class IgnoredUsersTestCase(HistoryTestCase):
+    def ignore(self, user_id: str, ignored: list[str]) -> None:
+        self.get_success(
+            self.hs.get_account_data_handler().add_account_data_for_user(
+                user_id, "m.ignored_user_list", {"ignored_users": {u: {} for u in ignored}}
+            )
+        )
+
+    def test_ignored_users_messages_are_left_out(self) -> None:
+        room = self.helper.create_room_as(self.user, is_public=True, tok=self.tok)
+        self.helper.join(room, tok=self.other_tok)
+        from_bob = self.helper.send(room, "from bob", tok=self.other_tok)["event_id"]
+        self.helper.send(room, "from alice", tok=self.tok)
+        self.ignore(self.user, [self.other])
+
+        chunk = self.ok(self.messages(room, self.tok, limit=20))["chunk"]
+        bodies = [e["content"].get("body") for e in chunk if e["type"] == "m.room.message"]
+        self.assertEqual(bodies, ["from alice"])
+        # State events of ignored users are still shown.
+        self.assertIn(
+            (self.other, "join"),
+            [
+                (e["state_key"], e["content"]["membership"])
+                for e in chunk
+                if e["type"] == "m.room.member"
+            ],
+        )
+        channel = self.get(f"rooms/{q(room)}/event/{q(from_bob)}", self.tok)
+        self.assertEqual(channel.code, 404)
+        # bob still sees his own messages; ignoring is per user.
+        chunk = self.ok(self.messages(room, self.other_tok, limit=20))["chunk"]
+        self.assertIn("from bob", [e["content"].get("body") for e in chunk])
+
+        self.ignore(self.user, [])
+        self.assertEqual(self.get(f"rooms/{q(room)}/event/{q(from_bob)}", self.tok).code, 200)

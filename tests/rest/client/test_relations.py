@@ -444,3 +444,110 @@ class RelationsEndpointTestCase(RelationsTestCase):
         self.assert_error(self.relations_of(hidden_root, tok=self.other_tok), 404, Codes.NOT_FOUND)
         body = self.relations(tok=self.other_tok)
         self.assertEqual([e["event_id"] for e in body["chunk"]], [visible])
+
+
+class IgnoredUsersTestCase(RelationsTestCase):
+    def ignore(self, user_id: str, ignored: list[str]) -> None:
+        self.get_success(
+            self.hs.get_account_data_handler().add_account_data_for_user(
+                user_id, "m.ignored_user_list", {"ignored_users": {u: {} for u in ignored}}
+            )
+        )
+
+    def test_aggregations_leave_out_ignored_users(self) -> None:
+        mine = self.relate("m.thread")
+        self.relate("m.thread", tok=self.other_tok)
+        reference = self.relate("m.reference")
+        self.relate("m.reference", tok=self.other_tok)
+        self.ignore(self.user, [self.other])
+        relations = self.m_relations()
+        self.assertEqual(relations["m.thread"]["count"], 1)
+        self.assertEqual(relations["m.thread"]["latest_event"]["event_id"], mine)
+        self.assertEqual(relations["m.reference"]["chunk"], [{"event_id": reference}])
+        # bob's view is unchanged.
+        self.assertEqual(self.m_relations(tok=self.other_tok)["m.thread"]["count"], 2)
+
+    def test_thread_roots_of_ignored_users_come_redacted(self) -> None:
+        root = self.helper.send(self.room, "bob's root", tok=self.other_tok)["event_id"]
+        self.relate("m.thread", parent=root)
+        self.ignore(self.user, [self.other])
+        chunk = self.threads()["chunk"]
+        self.assertEqual([e["event_id"] for e in chunk], [root])
+        self.assertEqual(chunk[0]["content"], {})
+        self.assertEqual(chunk[0]["unsigned"]["m.relations"]["m.thread"]["count"], 1)
+
+
+class RelationFiltersTestCase(RelationsTestCase):
+    def test_related_by_filters(self) -> None:
+        plain = self.helper.send(self.room, "plain", tok=self.tok)["event_id"]
+        threaded = self.helper.send(self.room, "threaded", tok=self.tok)["event_id"]
+        self.relate("m.thread", parent=threaded, tok=self.other_tok)
+        self.relate("m.reference")
+
+        def chunk_ids(filter_json: JsonDict) -> list[str]:
+            body = self.ok(self.messages(self.room, self.tok, limit=50, filter=filter_json))
+            return [e["event_id"] for e in body["chunk"]]
+
+        self.assertEqual(chunk_ids({"related_by_rel_types": ["m.thread"]}), [threaded])
+        self.assertEqual(chunk_ids({"related_by_rel_types": ["m.reference"]}), [self.parent])
+        self.assertEqual(chunk_ids({"related_by_senders": [self.other]}), [threaded])
+        self.assertEqual(
+            chunk_ids({"related_by_senders": [self.user], "related_by_rel_types": ["m.thread"]}),
+            [],
+        )
+        self.assertNotIn(plain, chunk_ids({"related_by_senders": [self.user, self.other]}))
+        channel = self.messages(self.room, self.tok, filter={"related_by_senders": "x"})
+        self.assert_error(channel, 400, Codes.BAD_JSON)
+
+
+class BatchReadsTestCase(RelationsTestCase):
+    """Bundled aggregations cost the same few transactions for one event or many."""
+
+    def count_transactions(self, event_ids: list[str]) -> tuple[int, dict[str, Any]]:
+        stores = self.hs.get_datastores().main
+        events = self.get_success(stores.events.get_events_as_list(event_ids))
+        pool = stores.db_pool
+        seen: list[str] = []
+        real = pool.runInteraction
+
+        async def counting(desc: str, func: Any, *args: Any, **kwargs: Any) -> Any:
+            seen.append(desc)
+            return await real(desc, func, *args, **kwargs)
+
+        pool.runInteraction = counting  # type: ignore[method-assign]
+        try:
+            stores.events.invalidate_events(
+                [e for e in self.room_event_ids() if e not in event_ids]
+            )
+            bundles = self.get_success(
+                self.hs.get_relations_handler().get_bundled_aggregations(events, self.user)
+            )
+        finally:
+            pool.runInteraction = real  # type: ignore[method-assign]
+        return len(seen), bundles
+
+    def room_event_ids(self) -> list[str]:
+        return [e.event_id for e in self.room_events(self.room)]
+
+    def make_parents(self, n: int) -> list[str]:
+        parents = []
+        for i in range(n):
+            parent = self.helper.send(self.room, f"p{i}", tok=self.tok)["event_id"]
+            self.relate("m.replace", parent=parent, content=new_content(f"e{i}"))
+            self.relate("m.thread", parent=parent, tok=self.other_tok)
+            self.relate("m.reference", parent=parent)
+            parents.append(parent)
+        return parents
+
+    def test_constant_number_of_transactions(self) -> None:
+        parent_ids = self.make_parents(1)
+        one, bundles = self.count_transactions(parent_ids)
+        self.assertEqual(list(bundles), parent_ids)
+        parents = self.make_parents(20)
+        many, bundles = self.count_transactions(parents)
+        self.assertEqual(one, many)
+        self.assertLessEqual(many, 6)
+        for parent in parents:
+            self.assertIsNotNone(bundles[parent].replace)
+            self.assertIsNotNone(bundles[parent].thread)
+            self.assertEqual(len(bundles[parent].references or []), 1)
