@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 from prometheus_client import Counter, Histogram
 from twisted.internet import defer, threads
+from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 
 from synapse.api.errors import StoreError
@@ -380,8 +381,16 @@ class DatabasePool:
     ) -> R:
         after_callbacks: list[_Callback] = []
         exception_callbacks: list[_Callback] = []
-        try:
-            result = await self.runWithConnection(
+
+        def _finished(result: Any) -> Any:
+            if not isinstance(result, Failure):
+                _run_callbacks(desc, after_callbacks)
+            # Those of the failed transaction, or of attempts that were retried.
+            _run_callbacks(desc, exception_callbacks)
+            return result
+
+        work: defer.Deferred[R] = defer.ensureDeferred(
+            self.runWithConnection(
                 self._new_transaction,
                 desc,
                 autocommit,
@@ -391,13 +400,12 @@ class DatabasePool:
                 *args,
                 **kwargs,
             )
-        except BaseException:
-            _run_callbacks(desc, exception_callbacks)
-            raise
-        _run_callbacks(desc, after_callbacks)
-        # Those of attempts that failed and were retried.
-        _run_callbacks(desc, exception_callbacks)
-        return result
+        )
+        # The callbacks run when the transaction ends, even if the caller has been
+        # cancelled meanwhile: a committed transaction's cache invalidations and stream
+        # positions must not be lost.
+        work.addBoth(_finished)
+        return await shield_from_cancellation(work, desc)
 
     async def runWithConnection(
         self,
@@ -923,6 +931,33 @@ class DatabasePool:
             txn.execute(f"DELETE FROM {table}{where}", [*args, *in_args])
             deleted += txn.rowcount
         return deleted
+
+
+def shield_from_cancellation(
+    d: defer.Deferred[R], desc: str, on_abandoned: Callable[[R], object] | None = None
+) -> defer.Deferred[R]:
+    """A Deferred with ``d``'s result, whose cancellation leaves ``d`` running.
+
+    A transaction already handed to a thread cannot be stopped. If the waiter is
+    cancelled, ``d``'s eventual result goes to ``on_abandoned`` (a failure is logged).
+    """
+    waiter: defer.Deferred[R] = defer.Deferred()
+
+    def _forward(result: Any) -> None:
+        if not waiter.called:
+            if isinstance(result, Failure):
+                waiter.errback(result)
+            else:
+                waiter.callback(result)
+        elif isinstance(result, Failure):
+            logger.info(
+                "Transaction %r failed after its caller was cancelled: %s", desc, result.value
+            )
+        elif on_abandoned is not None:
+            on_abandoned(result)
+
+    d.addBoth(_forward)
+    return waiter
 
 
 def _run_callbacks(desc: str, callbacks: list[_Callback]) -> None:

@@ -105,3 +105,54 @@ class ThreadedPoolTestCase(unittest.TestCase):
         self.assertLessEqual(most, 2 if self.db.is_postgres else 1)
         if self.db.is_postgres:
             self.assertEqual(most, 2)
+
+    def test_cancelled_caller_still_gets_callbacks_run(self) -> None:
+        started = threading.Event()
+        release = threading.Event()
+        after: list[str] = []
+
+        def _slow(txn: LoggingTransaction) -> None:
+            txn.execute("INSERT INTO t (id, who) VALUES (?, ?)", (1, "slow"))
+            txn.call_after(after.append, "committed")
+            started.set()
+            release.wait(10)
+
+        d = defer.ensureDeferred(self.db.runInteraction("slow", _slow))
+        self.assertTrue(started.wait(10))
+        d.cancel()
+        result = d.result
+        assert isinstance(result, Failure)
+        self.assertTrue(result.check(defer.CancelledError))
+        d.addErrback(lambda _: None)
+
+        release.set()
+        rows = self.reactor.run_until(
+            defer.ensureDeferred(self.db.execute("read", "SELECT who FROM t"))
+        )
+        # The transaction went on and committed, and its callbacks ran.
+        self.assertEqual(rows, [("slow",)])
+        self.assertEqual(after, ["committed"])
+
+    def test_cancelled_id_allocation_does_not_hold_the_token(self) -> None:
+        if not self.db.is_postgres:
+            self.skipTest("ids are taken without the database on SQLite")
+        from synapse.storage.util.id_generators import StreamIdGenerator
+
+        self.reactor.run_until(
+            defer.ensureDeferred(
+                self.db.runInteraction("seq", lambda txn: txn.execute("CREATE SEQUENCE t_seq"))
+            )
+        )
+        gen = StreamIdGenerator(None, self.db, "t", "id", "t_seq")
+        cm = gen.get_next()
+        d = defer.ensureDeferred(cm.__aenter__())
+        d.cancel()
+        d.addErrback(lambda _: None)
+
+        async def _next() -> int:
+            async with gen.get_next() as stream_id:
+                return stream_id
+
+        second = self.reactor.run_until(defer.ensureDeferred(_next()))
+        self.assertEqual(second, 2)
+        self.assertEqual(gen.get_current_token(), 2)

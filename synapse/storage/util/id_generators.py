@@ -27,7 +27,14 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager as AsyncContextManager
 
-from synapse.storage.database import DatabasePool, LoggingDatabaseConnection, LoggingTransaction
+from twisted.internet import defer
+
+from synapse.storage.database import (
+    DatabasePool,
+    LoggingDatabaseConnection,
+    LoggingTransaction,
+    shield_from_cancellation,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -188,7 +195,11 @@ class StreamIdGenerator(AbstractStreamIdGenerator):
     async def _allocate_async(self, n: int) -> list[int]:
         if not self._use_sequence:
             return self._allocate(None, n)
-        return await self._db.runInteraction(f"stream_id_gen_{self._table}", self._allocate, n)
+        desc = f"stream_id_gen_{self._table}"
+        d = defer.ensureDeferred(self._db.run_autocommit(desc, self._allocate, n))
+        # Ids taken for a caller that was cancelled meanwhile are finished at once, lest
+        # they hold the current token back for ever.
+        return await shield_from_cancellation(d, desc, on_abandoned=self._mark_finished)
 
     def _allocate(self, txn: LoggingTransaction | None, n: int) -> list[int]:
         """Take ``n`` positions and register them as unfinished, in increasing order."""
