@@ -526,7 +526,7 @@ class DatabasePool:
                 transaction_logger.debug("[TXN END] {%s} %.3f s", name, duration)
 
     async def execute(self, desc: str, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-        """Run one query in its own transaction and return all its rows."""
+        """Run one statement (committed at once) and return all its rows."""
 
         def _execute(txn: LoggingTransaction) -> list[tuple[Any, ...]]:
             txn.execute(sql, args)

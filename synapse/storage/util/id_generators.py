@@ -89,7 +89,6 @@ class StreamIdGenerator(AbstractStreamIdGenerator):
         sequence_name: str | None = None,
         *,
         step: int = 1,
-        instance_name: str = "master",
     ) -> None:
         if step not in (1, -1):
             raise ValueError("step must be 1 or -1")
@@ -97,7 +96,6 @@ class StreamIdGenerator(AbstractStreamIdGenerator):
         self._table = table
         self._column = column
         self._step = step
-        self._instance_name = instance_name
         self._use_sequence = db.engine.supports_sequences
         if self._use_sequence and not sequence_name:
             raise ValueError(
