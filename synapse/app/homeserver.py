@@ -8,7 +8,7 @@ from typing import Any
 
 from synapse import __version__
 from synapse.api.errors import ConfigError
-from synapse.app._base import ListenerError, print_error_and_exit, start
+from synapse.app._base import ListenerError, install_signal_handlers, print_error_and_exit, start
 from synapse.config.homeserver import HomeServerConfig, load_or_generate_config
 from synapse.config.logger import setup_logging
 
@@ -64,6 +64,9 @@ def main(argv: list[str] | None = None) -> None:
     from twisted.internet import reactor as _reactor
 
     reactor: Any = _reactor
+    # A stop asked for while the databases are being prepared takes effect as soon
+    # as the reactor runs, and cleanly.
+    install_signal_handlers(reactor)
 
     try:
         setup(config)
