@@ -199,9 +199,14 @@ class ServerConfig(Config):
         self.web_client_location = read_optional_str(config, "web_client_location")
 
         presence = read_dict(config, "presence")
-        self.presence_enabled = read_bool(
-            presence, "enabled", read_bool(config, "use_presence", True), ["presence"]
-        )
+        use_presence = read_bool(config, "use_presence", True)
+        if presence.get("enabled") == "untracked":
+            # Clients may set their presence, but the server does not work it out.
+            self.presence_enabled = False
+            self.track_presence = True
+        else:
+            self.presence_enabled = read_bool(presence, "enabled", use_presence, ["presence"])
+            self.track_presence = self.presence_enabled
         self.presence_include_offline_users_on_sync = read_bool(
             presence, "include_offline_users_on_sync", False, ["presence"]
         )

@@ -90,6 +90,16 @@ class ServerSectionTestCase(unittest.TestCase):
         self.assertEqual(notices.server_notices_mxid_display_name, "Notices")
         self.assertEqual(notices.server_notices_room_name, "Server Notices!")
 
+    def test_presence(self) -> None:
+        self.assertTrue(parse().server.track_presence)
+        self.assertFalse(parse({"use_presence": False}).server.presence_enabled)
+        server = parse({"presence": {"enabled": "untracked"}}).server
+        self.assertFalse(server.presence_enabled)
+        self.assertTrue(server.track_presence)
+        with self.assertRaises(ConfigError) as cm:
+            parse({"presence": {"enabled": "sometimes"}})
+        self.assertIn("'presence.enabled'", str(cm.exception))
+
     def test_listeners(self) -> None:
         config = parse(
             {
