@@ -257,9 +257,10 @@ def install_signal_handlers(reactor: Any, on_hup: Callable[[], None] = reopen_lo
     handlers; these are installed too so that the behaviour does not depend on that.
     """
 
+    # Only hand work to the reactor here: a signal handler must not take locks
+    # (logging's included) that the interrupted code may hold.
     def _stop(signum: int, frame: FrameType | None) -> None:
-        logger.info("Received signal %d; shutting down", signum)
-        reactor.callFromThread(_stop_reactor, reactor)
+        reactor.callFromThread(_stop_reactor, reactor, signum)
 
     def _hup(signum: int, frame: FrameType | None) -> None:
         reactor.callFromThread(on_hup)
@@ -270,8 +271,9 @@ def install_signal_handlers(reactor: Any, on_hup: Callable[[], None] = reopen_lo
         signal.signal(signal.SIGHUP, _hup)
 
 
-def _stop_reactor(reactor: Any) -> None:
+def _stop_reactor(reactor: Any, signum: int) -> None:
     if reactor.running:
+        logger.info("Received signal %d; shutting down", signum)
         reactor.stop()
 
 
