@@ -18,7 +18,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from twisted.internet import defer
-from twisted.internet.error import CannotListenError
+from twisted.internet.error import CannotListenError, ReactorNotRunning
 from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 
@@ -272,9 +272,12 @@ def install_signal_handlers(reactor: Any, on_hup: Callable[[], None] = reopen_lo
 
 
 def _stop_reactor(reactor: Any, signum: int) -> None:
-    if reactor.running:
-        logger.info("Received signal %d; shutting down", signum)
+    logger.info("Received signal %d; shutting down", signum)
+    try:
         reactor.stop()
+    except ReactorNotRunning:
+        # Already stopping: a second signal changes nothing.
+        pass
 
 
 def register_shutdown(hs: HomeServer, ports: list[Any], pid_file: str | None) -> None:
