@@ -6,6 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from synapse.api.errors import Codes
+from synapse.api.room_versions import KNOWN_ROOM_VERSIONS
+from synapse.events import EventBase, make_event_from_dict
+from synapse.types import JsonDict
 from synapse.visibility import filter_events_for_client
 from tests.rest.client.history_test_base import HistoryTestCase, q
 
@@ -222,3 +225,37 @@ class IgnoredUsersTestCase(HistoryTestCase):
 
         self.ignore(self.user, [])
         self.assertEqual(self.get(f"rooms/{q(room)}/event/{q(from_bob)}", self.tok).code, 200)
+
+
+class EventsWithoutStateTestCase(HistoryTestCase):
+    def test_only_own_membership_without_state(self) -> None:
+        """Events with no state group (outliers, such as an invite over federation):
+        the user sees their own membership event and nothing else."""
+
+        def event(event_type: str, state_key: str | None, content: JsonDict) -> EventBase:
+            d: JsonDict = {
+                "type": event_type,
+                "sender": "@remote:elsewhere",
+                "room_id": "!remote:elsewhere",
+                "content": content,
+                "origin_server_ts": len(event_type),
+                "depth": 1,
+                "prev_events": [],
+                "auth_events": [],
+                "hashes": {"sha256": "x"},
+            }
+            if state_key is not None:
+                d["state_key"] = state_key
+            return make_event_from_dict(d, KNOWN_ROOM_VERSIONS["10"])
+
+        invite = event("m.room.member", self.other, {"membership": "invite"})
+        message = event("m.room.message", None, {"body": "hi"})
+        other_invite = event("m.room.member", self.user, {"membership": "invite"})
+        stores = self.hs.get_datastores().main
+        visible = self.get_success(
+            filter_events_for_client(stores, self.other, [invite, message, other_invite])
+        )
+        self.assertEqual([e.event_id for e in visible], [invite.event_id])
+        self.assertEqual(visible[0].unsigned["membership"], "invite")
+        # The cached original is left alone.
+        self.assertNotIn("membership", invite.unsigned)
