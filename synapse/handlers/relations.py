@@ -279,6 +279,8 @@ class RelationsHandler:
         )
         ignored = await get_ignored_users(self._stores, user_id)
         roots = await self._events.get_events_as_list(page.thread_ids)
+        # A thread whose root is in another room is no thread of this room.
+        roots = [e for e in roots if e.room_id == room_id]
         roots = await filter_events_for_client(self._stores, user_id, roots, ignored_users=())
         roots = [
             prune_event(e) if e.sender in ignored and not e.is_redacted() else e for e in roots
