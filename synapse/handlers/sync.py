@@ -25,6 +25,7 @@ position in the token already; each fills its ``_generate_*`` method below.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import logging
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
@@ -355,9 +356,6 @@ class _SyncRequest:
         summaries = await self._summaries(joined)
         states = await self._states(entries, summaries)
         ephemeral = await self._ephemeral([e.room_id for e in joined])
-        counts = await self.stores.event_push_actions.get_unread_counts_for_rooms(
-            self.user_id, [e.room_id for e in joined], self.filter.unread_thread_notifications()
-        )
 
         joined_results: list[JoinedSyncResult] = []
         for entry in joined:
@@ -370,11 +368,19 @@ class _SyncRequest:
                 state_after=state_after,
                 ephemeral=ephemeral.get(entry.room_id, []),
                 account_data=await self._room_account_data_events(entry.room_id, room_account_data),
-                unread_notifications=counts.get(entry.room_id, RoomNotifCounts()),
+                unread_notifications=RoomNotifCounts(),
                 summary=summaries.get(entry.room_id, {}),
             )
             if result or entry.full_state:
                 joined_results.append(result)
+        # Unread counts of the rooms sent (a change of counts alone sends no room).
+        counts = await self.stores.event_push_actions.get_unread_counts_for_rooms(
+            self.user_id,
+            [r.room_id for r in joined_results],
+            self.filter.unread_thread_notifications(),
+        )
+        for result in joined_results:
+            result.unread_notifications = counts.get(result.room_id, RoomNotifCounts())
         archived_results: list[ArchivedSyncResult] = []
         for entry in archived:
             assert entry.timeline is not None
@@ -395,6 +401,7 @@ class _SyncRequest:
             *joined_results,
             *archived_results,
         ]
+        await self._add_prev_content(all_results)
         timeline_events = [ev for r in all_results for ev in r.timeline.events]
         bundles = (
             await self.handler._relations.get_bundled_aggregations(
@@ -419,6 +426,33 @@ class _SyncRequest:
             device_unused_fallback_key_types=await self._generate_unused_fallback_key_types(),
             bundled_aggregations=bundles,
         )
+
+    async def _add_prev_content(self, results: list[JoinedSyncResult | ArchivedSyncResult]) -> None:
+        """Give each state event sent ``unsigned.prev_content`` (and ``prev_sender``): the
+        state it replaced, which clients use to describe the change (a new display
+        name rather than a join)."""
+        lists = [r.timeline.events for r in results] + [r.state for r in results]
+        replaced_ids = {
+            e.unsigned["replaces_state"]
+            for events in lists
+            for e in events
+            if e.is_state() and isinstance(e.unsigned.get("replaces_state"), str)
+        }
+        if not replaced_ids:
+            return
+        replaced = await self.stores.events.get_events(replaced_ids)
+        for events in lists:
+            for i, event in enumerate(events):
+                prev = replaced.get(event.unsigned.get("replaces_state") or "")
+                if prev is None or not event.is_state():
+                    continue
+                clone = copy.copy(event)
+                clone.unsigned = {
+                    **event.unsigned,
+                    "prev_content": prev.content,
+                    "prev_sender": prev.sender,
+                }
+                events[i] = clone
 
     # --- streams still to come -----------------------------------------------------------
     # Each reads its stream between ``self.since`` and ``self.now`` (``since`` None: from
@@ -567,9 +601,7 @@ class _SyncRequest:
                     joined_in_range = was_joined or any(
                         c.membership == Membership.JOIN for c in room_changes
                     )
-                    left.append(
-                        (room_id, last.event_id, last.stream_ordering, joined_in_range)
-                    )
+                    left.append((room_id, last.event_id, last.stream_ordering, joined_in_range))
 
         entries: list[_RoomEntry] = []
         joined_rooms = [r for r in joined_now if r in wanted]

@@ -180,6 +180,20 @@ class IncrementalSyncTestCase(SyncTestCase):
         self.assertIn(carol, members)
         self.assertEqual(joined["summary"]["m.joined_member_count"], 3)
 
+    def test_state_changes_carry_prev_content(self) -> None:
+        self.helper.send_state(
+            self.room,
+            "m.room.member",
+            {"membership": "join", "displayname": "Bobby"},
+            tok=self.other_tok,
+            state_key=self.other,
+        )
+        body = self.sync(self.tok, since=self.since)
+        event = self.joined_room(body, self.room)["timeline"]["events"][-1]
+        self.assertEqual(event["content"]["displayname"], "Bobby")
+        self.assertEqual(event["unsigned"]["prev_content"]["membership"], "join")
+        self.assertNotEqual(event["unsigned"]["prev_content"].get("displayname"), "Bobby")
+
     def test_full_state(self) -> None:
         self.helper.send(self.room, "x", tok=self.tok)
         body = self.sync(self.tok, since=self.since, full_state=True)
