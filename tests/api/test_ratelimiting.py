@@ -12,6 +12,7 @@ from synapse.config.ratelimiting import RatelimitSettings
 from synapse.http.servlet import RestServlet
 from synapse.rest.client._base import client_patterns
 from synapse.types import create_requester
+from tests.matrix_spec import assert_response_matches_spec
 from tests.unittest import HomeserverTestCase
 
 
@@ -122,6 +123,9 @@ class RatelimitOverHttpTestCase(HomeserverTestCase):
         self.assertEqual(channel.json_body["errcode"], Codes.LIMIT_EXCEEDED)
         self.assertEqual(channel.json_body["retry_after_ms"], 5000)
         self.assertEqual(channel.headers.getRawHeaders("Retry-After"), ["5"])
+        assert_response_matches_spec(
+            channel.json_body, "client-server/login.yaml", "/login", "post", 429
+        )
 
         # Another client is not affected.
         self.assertEqual(self.make_request("POST", "limited", {}, client_ip="192.0.2.1").code, 200)
