@@ -342,6 +342,10 @@ class DatabasePool:
             self._idle.append(make_conn(engine, "pool"))
             self._open_connections += 1
 
+        from synapse.storage.background_updates import BackgroundUpdater
+
+        self.updates: BackgroundUpdater = BackgroundUpdater(hs, self)
+
         threadpool = self._reactor.getThreadPool()
         if isinstance(threadpool, ThreadPool) and hasattr(self._reactor, "suggestThreadPoolSize"):
             self._reactor.suggestThreadPoolSize(threadpool.max + self._cp_max)

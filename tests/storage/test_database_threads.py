@@ -37,6 +37,9 @@ class QueueReactor:
     def getThreadPool(self) -> ThreadPool:
         return self.threadpool
 
+    def callWhenRunning(self, f: Callable[..., object], *args: Any) -> None:
+        """Never running: nothing to call."""
+
     def callFromThread(self, f: Callable[..., object], *args: Any) -> None:
         self.calls.put((f, args))
 

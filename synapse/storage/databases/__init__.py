@@ -47,7 +47,10 @@ class Databases:
                 engine.name,
                 engine.server_version,
             )
-            self.databases.append(DatabasePool(hs, database_config, engine, db_conn=db_conn))
+            pool = DatabasePool(hs, database_config, engine, db_conn=db_conn)
+            # Test reactors never run, so background updates start only in a real server.
+            hs.get_reactor().callWhenRunning(pool.updates.start_doing_background_updates)
+            self.databases.append(pool)
 
         self.main = MainStores(self.databases[0], hs)
 
