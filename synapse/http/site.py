@@ -18,6 +18,7 @@ from twisted.web.server import Request, Site
 from synapse.api.errors import Codes
 from synapse.http.server import encode_json_response, return_json_error
 from synapse.logging.context import request_context, set_request_id
+from synapse.metrics import RequestUsage, start_request_usage
 from synapse.metrics.http import record_request, requests_in_flight
 
 logger = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ class SynapseRequest(Request):
         self._body_too_large = False
         self._completed = False
         self._processing = False
+        self.usage = RequestUsage()
 
     def __repr__(self) -> str:
         method = getattr(self, "method", b"?")
@@ -154,6 +156,7 @@ class SynapseRequest(Request):
 
     def _process(self) -> None:
         set_request_id(self.request_id)
+        self.usage = start_request_usage()
         self._processing = True
         requests_in_flight.inc()
         super().process()
@@ -198,11 +201,12 @@ class SynapseRequest(Request):
         duration = self._synapse_reactor.seconds() - self.start_time
         method = self.method.decode("ascii", errors="replace")
         servlet = self.request_metrics_name or "<unknown>"
-        record_request(servlet, method, code, duration)
+        usage = self.usage
+        record_request(servlet, method, code, duration, usage.db_txn_count, usage.db_txn_seconds)
         user_agent = (self.getHeader(b"User-Agent") or b"-").decode("ascii", errors="replace")
         with request_context(self.request_id):
             self.synapse_site.access_logger.info(
-                '%s - %s - {%s} %s %s %s - %d %dB - %.3fs - "%s"',
+                '%s - %s - {%s} %s %s %s - %d %dB - %.3fs (db: %d txns, %.3fs) - "%s"',
                 self.get_client_ip_if_available(),
                 self.request_id,
                 self.get_authenticated_entity(),
@@ -212,6 +216,8 @@ class SynapseRequest(Request):
                 code,
                 self.sentLength,
                 duration,
+                usage.db_txn_count,
+                usage.db_txn_seconds,
                 user_agent,
             )
 

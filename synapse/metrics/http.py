@@ -23,7 +23,29 @@ requests_in_flight = Gauge(
 )
 
 
-def record_request(servlet: str, method: str, code: int, duration_seconds: float) -> None:
-    """Count one finished request and its duration."""
+response_db_txn_count = Counter(
+    "synapse_http_server_response_db_txn_count",
+    "Database transactions run for requests, by servlet and method",
+    ["servlet", "method"],
+)
+response_db_txn_seconds = Counter(
+    "synapse_http_server_response_db_txn_duration_seconds",
+    "Time spent in database transactions for requests, by servlet and method",
+    ["servlet", "method"],
+)
+
+
+def record_request(
+    servlet: str,
+    method: str,
+    code: int,
+    duration_seconds: float,
+    db_txn_count: int = 0,
+    db_txn_seconds: float = 0.0,
+) -> None:
+    """Count one finished request, its duration and its database usage."""
     requests_counter.labels(servlet, method, str(code)).inc()
     response_time.labels(servlet, method, str(code)).observe(duration_seconds)
+    if db_txn_count:
+        response_db_txn_count.labels(servlet, method).inc(db_txn_count)
+        response_db_txn_seconds.labels(servlet, method).inc(db_txn_seconds)

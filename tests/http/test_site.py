@@ -106,6 +106,7 @@ class SiteTestCase(TestCase):
         self.assertIn("GET", line)
         self.assertIn(" 200 ", line)
         self.assertRegex(line, r"\d+\.\d{3}s")
+        self.assertIn("(db: 0 txns, 0.000s)", line)
 
     def test_server_header(self) -> None:
         channel = make_request(
@@ -140,3 +141,7 @@ class AccessLogUserTestCase(HomeserverTestCase):
         (line,) = logs.output
         self.assertIn("{@alice:test}", line)
         self.assertNotIn(token, line)
+        # The token lookup is a database transaction, counted for this request.
+        match = re.search(r"\(db: (\d+) txns, \d+\.\d{3}s\)", line)
+        assert match is not None, line
+        self.assertGreaterEqual(int(match.group(1)), 1)

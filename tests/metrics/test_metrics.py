@@ -6,12 +6,16 @@ from twisted.web.resource import Resource
 
 from synapse.metrics.reactor import install_reactor_tick_metrics, tick_count, tick_time
 from synapse.metrics.resource import MetricsResource
-from synapse.rest.client import versions
+from synapse.rest.client import account, versions
 from tests.unittest import HomeserverTestCase, TestCase
 
 
 class MetricsResourceTestCase(HomeserverTestCase):
-    servlets = [versions.register_servlets]
+    servlets = [versions.register_servlets, account.register_servlets]
+
+    def whoami(self, token: str) -> None:
+        channel = self.make_request("GET", "/_matrix/client/v3/account/whoami", access_token=token)
+        self.assertEqual(channel.code, 200, channel.json_body)
 
     def create_resource_dict(self) -> dict[str, Resource]:
         resources = super().create_resource_dict()
@@ -50,8 +54,14 @@ class MetricsResourceTestCase(HomeserverTestCase):
         )
 
     def test_database_metrics(self) -> None:
-        self.register_user("alice", "password")
+        user_id = self.register_user("alice", "password")
+        token = self.create_access_token(user_id)
+        self.whoami(token)
         text = self.metrics()
+        self.assertRegex(
+            text,
+            r'synapse_http_server_response_db_txn_count_total\{method="GET",servlet="WhoamiRestServlet"\} [1-9]',
+        )
         self.assertRegex(text, r'synapse_storage_transactions_total\{desc="[a-z_]+"\} [1-9]')
         self.assertIn("synapse_storage_transaction_time_seconds_bucket{", text)
 
