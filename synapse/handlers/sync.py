@@ -355,7 +355,7 @@ class _SyncRequest:
         archived = [e for e in entries if not e.joined]
         summaries = await self._summaries(joined)
         states = await self._states(entries, summaries)
-        ephemeral = await self._ephemeral([e.room_id for e in joined])
+        ephemeral = await self._ephemeral(joined)
 
         joined_results: list[JoinedSyncResult] = []
         for entry in joined:
@@ -1037,26 +1037,34 @@ class _SyncRequest:
         return list(by_key.values())
 
     # --- ephemeral events ------------------------------------------------------------
-    async def _ephemeral(self, room_ids: list[str]) -> dict[str, list[JsonDict]]:
-        """Typing and receipt events of each joined room, since ``since``."""
-        if not room_ids or self.filter.blocks_all_room_ephemeral():
+    async def _ephemeral(self, entries: list[_RoomEntry]) -> dict[str, list[JsonDict]]:
+        """Typing and receipt events of each joined room: what changed since ``since``,
+        or everything for a room new to the client."""
+        if not entries or self.filter.blocks_all_room_ephemeral():
             return {}
         since = self.since
+        known = [e.room_id for e in entries if since is not None and e.since_stream is not None]
+        new = [e.room_id for e in entries if since is None or e.since_stream is None]
         out: dict[str, list[JsonDict]] = {}
-        typing = self.handler._typing.get_typing_events(
-            room_ids, since.typing_key if since is not None else None
-        )
-        for room_id, event in typing.items():
-            out.setdefault(room_id, []).append(event)
-        receipts = await self.stores.receipts.get_linearized_receipts_for_rooms(
-            room_ids,
-            self.now.receipt_key,
-            since.receipt_key if since is not None else None,
-        )
-        for room_id, room_receipts in receipts.items():
-            content = receipts_to_content(self._visible_receipts(room_receipts))
-            if content:
-                out.setdefault(room_id, []).append({"type": EventTypes.Receipt, "content": content})
+        for room_ids, from_token in ((known, since), (new, None)):
+            if not room_ids:
+                continue
+            typing = self.handler._typing.get_typing_events(
+                room_ids, from_token.typing_key if from_token is not None else None
+            )
+            for room_id, event in typing.items():
+                out.setdefault(room_id, []).append(event)
+            receipts = await self.stores.receipts.get_linearized_receipts_for_rooms(
+                room_ids,
+                self.now.receipt_key,
+                from_token.receipt_key if from_token is not None else None,
+            )
+            for room_id, room_receipts in receipts.items():
+                content = receipts_to_content(self._visible_receipts(room_receipts))
+                if content:
+                    out.setdefault(room_id, []).append(
+                        {"type": EventTypes.Receipt, "content": content}
+                    )
         filtered: dict[str, list[JsonDict]] = {}
         for room_id, events in out.items():
             kept = await self.filter.filter_room_ephemeral(

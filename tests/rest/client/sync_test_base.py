@@ -25,6 +25,14 @@ class SyncTestCase(HistoryTestCase):
         tags.register_servlets,
     ]
 
+    def default_config(self) -> JsonDict:
+        config = super().default_config()
+        # Each request computed afresh, unless a test turns the response cache on.
+        caches = dict(config.get("caches") or {})
+        caches.setdefault("sync_response_cache_duration", 0)
+        config["caches"] = caches
+        return config
+
     def sync_request(self, tok: str | None, **params: Any) -> FakeChannel:
         """``GET /sync`` without waiting for the answer (for long-polls)."""
         args: dict[str, str] = {}

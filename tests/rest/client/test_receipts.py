@@ -59,9 +59,18 @@ class ReceiptsTestCase(_ReceiptsBase):
             self.assertEqual(set(data), {"ts"})
             self.assertIsInstance(data["ts"], int)
         # An initial sync shows it too.
-        self.expire_response_cache()
         content = self.receipt_content(self.sync(self.other_tok))
         self.assertIn(self.user, content[self.event]["m.read"])
+
+    def test_a_newly_joined_room_comes_with_its_receipts(self) -> None:
+        self.ok_receipt("m.read", self.event, self.tok)
+        carol = self.register_user("carol", "pass")
+        carol_tok = self.login("carol", "pass")
+        since = self.sync(carol_tok)["next_batch"]
+        self.helper.join(self.room, tok=carol_tok)
+        content = self.receipt_content(self.sync(carol_tok, since=since))
+        self.assertIn(self.user, content[self.event]["m.read"])
+        self.assertNotIn(carol, content[self.event]["m.read"])
 
     def test_private_receipt_only_for_its_owner(self) -> None:
         self.ok_receipt("m.read.private", self.event, self.tok)
@@ -69,7 +78,6 @@ class ReceiptsTestCase(_ReceiptsBase):
         self.assertIn(self.user, content[self.event]["m.read.private"])
         body = self.sync(self.other_tok, since=self.bob_since)
         self.assertEqual(self.receipt_content(body), {})
-        self.expire_response_cache()
         self.assertEqual(self.receipt_content(self.sync(self.other_tok)), {})
 
     def test_private_receipt_does_not_wake_others(self) -> None:
