@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from synapse.handlers.message import EventCreationHandler, MessageHandler
     from synapse.handlers.pagination import PaginationHandler
     from synapse.handlers.profile import ProfileHandler
+    from synapse.handlers.push_rules import PushRulesHandler
     from synapse.handlers.read_marker import ReadMarkerHandler
     from synapse.handlers.receipts import ReceiptsHandler
     from synapse.handlers.register import RegistrationHandler
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from synapse.notifier import Notifier
     from synapse.persistence.context import StateHandler
     from synapse.persistence.queue import EventsPersistenceQueue
+    from synapse.push.bulk_push_rule_evaluator import BulkPushRuleEvaluator
     from synapse.storage.database import DatabasePool
     from synapse.storage.databases import Databases
 
@@ -183,7 +185,22 @@ class HomeServer:
     def get_persistence_queue(self) -> EventsPersistenceQueue:
         from synapse.persistence.queue import EventsPersistenceQueue
 
-        return EventsPersistenceQueue(self)
+        queue = EventsPersistenceQueue(self)
+        # Push actions are written in the transaction of the events that cause them.
+        queue.add_pre_persist_hook(self.get_bulk_push_rule_evaluator().push_actions_for_batch)
+        return queue
+
+    @cache_in_self
+    def get_bulk_push_rule_evaluator(self) -> BulkPushRuleEvaluator:
+        from synapse.push.bulk_push_rule_evaluator import BulkPushRuleEvaluator
+
+        return BulkPushRuleEvaluator(self)
+
+    @cache_in_self
+    def get_push_rules_handler(self) -> PushRulesHandler:
+        from synapse.handlers.push_rules import PushRulesHandler
+
+        return PushRulesHandler(self)
 
     @cache_in_self
     def get_event_creation_handler(self) -> EventCreationHandler:
@@ -285,4 +302,9 @@ class HomeServer:
     def get_sync_handler(self) -> SyncHandler:
         from synapse.handlers.sync import SyncHandler
 
-        return SyncHandler(self)
+        handler = SyncHandler(self)
+        # The m.push_rules account data (this also registers the push rules stream).
+        handler.register_global_account_data_source(
+            self.get_push_rules_handler().get_account_data_for_sync
+        )
+        return handler

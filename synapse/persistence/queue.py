@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from typing import TYPE_CHECKING
 
 import attr
@@ -25,6 +25,7 @@ from synapse.types import PersistedEventPosition, RoomStreamToken, StateKey, Sta
 
 if TYPE_CHECKING:
     from synapse.server import HomeServer
+    from synapse.storage.database import LoggingTransaction
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +33,11 @@ MAX_BATCH_EVENTS = 100
 
 EventsAndContexts = list[tuple[EventBase, EventContext]]
 PostPersistCallback = Callable[[list[EventBase], RoomStreamToken], object]
+# ``hook(room_id, events_and_contexts)`` before a live batch's transaction: a function to
+# run in that transaction (after the event writes), or None.
+PrePersistHook = Callable[
+    [str, EventsAndContexts], Awaitable[Callable[["LoggingTransaction"], None] | None]
+]
 
 
 @attr.s(slots=True, auto_attribs=True)
@@ -56,9 +62,15 @@ class EventsPersistenceQueue:
         self._instance_name = "master"
         self._queues: dict[str, deque[_QueueItem]] = {}
         self._callbacks: list[PostPersistCallback] = []
+        self._pre_persist_hooks: list[PrePersistHook] = []
         # (highest stream ordering, live events) of committed batches not yet announced.
         self._pending_notifications: list[tuple[int, list[EventBase]]] = []
         self._stream_store.stream_id_generator.add_advance_listener(self._flush_notifications)
+
+    def add_pre_persist_hook(self, hook: PrePersistHook) -> None:
+        """Run ``hook`` on each live batch once its state is known; the writer it returns
+        runs in the batch's transaction (push actions: ``synapse/push/``)."""
+        self._pre_persist_hooks.append(hook)
 
     def add_post_persist_callback(self, cb: PostPersistCallback) -> None:
         """Call ``cb(events, max_stream_token)`` after each committed batch of live events."""
@@ -180,6 +192,10 @@ class EventsPersistenceQueue:
         try:
             if not backfilled:
                 await self._compute_extremities_and_state(batch, events_and_contexts, referenced)
+                for hook in self._pre_persist_hooks:
+                    writer = await hook(room_id, events_and_contexts)
+                    if writer is not None:
+                        batch.extra_writes.append(writer)
             id_gen = (
                 self._stream_store.backfill_stream_id_generator
                 if backfilled

@@ -17,6 +17,7 @@ from synapse.rest.client import (
     logout,
     membership,
     profile,
+    push_rule,
     read_marker,
     receipts,
     register,
@@ -61,6 +62,7 @@ CLIENT_SERVLET_MODULES: list[RegisterServletsFunc] = [
     read_marker.register_servlets,
     account_data.register_servlets,
     tags.register_servlets,
+    push_rule.register_servlets,
 ]
 
 

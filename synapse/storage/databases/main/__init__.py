@@ -14,6 +14,7 @@ from synapse.storage.databases.main.events import PersistEventsStore
 from synapse.storage.databases.main.events_worker import EventsWorkerStore
 from synapse.storage.databases.main.filtering import FilteringStore
 from synapse.storage.databases.main.profile import ProfileStore
+from synapse.storage.databases.main.push_rule import PushRulesStore
 from synapse.storage.databases.main.receipts import ReceiptsStore
 from synapse.storage.databases.main.registration import RegistrationStore
 from synapse.storage.databases.main.relations import RelationsStore
@@ -62,6 +63,13 @@ class MainStores:
         self.receipts = ReceiptsStore(database, hs)
         self.account_data = AccountDataStore(database, hs)
         self.event_push_actions = EventPushActionsStore(database, hs)
+        self.push_rules = PushRulesStore(database, hs)
         self.persist_events = PersistEventsStore(
-            database, hs, self.events, self.state, self.roommember, self.event_federation, self.stream
+            database,
+            hs,
+            self.events,
+            self.state,
+            self.roommember,
+            self.event_federation,
+            self.stream,
         )

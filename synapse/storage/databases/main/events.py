@@ -9,7 +9,7 @@ invalidations that the writes call for after the commit.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attr
@@ -63,6 +63,8 @@ class PersistBatch:
     current_state_delta: CurrentStateDelta | None = None
     # Events that were stored as outliers and are now persisted in full.
     de_outliered: set[str] = attr.Factory(set)
+    # More writes of other domains for the same transaction (e.g. push actions), run last.
+    extra_writes: list[Callable[[LoggingTransaction], None]] = attr.Factory(list)
 
 
 class PersistEventsStore:
@@ -176,6 +178,8 @@ class PersistEventsStore:
         self._store_relations_txn(txn, accepted)
         RelationsStore.update_threads_txn(txn, accepted)
         self._store_txn_ids_txn(txn, events, now)
+        for write in batch.extra_writes:
+            write(txn)
 
         invalidate = [e.event_id for e in events] + redacted
         txn.call_after(self._events.invalidate_events, invalidate)

@@ -231,6 +231,28 @@ class ReceiptsStore:
         )
         return [_row_to_receipt(r) for r in txn.fetchall()]
 
+    @staticmethod
+    def get_read_positions_txn(
+        txn: LoggingTransaction, user_id: str, room_ids: Collection[str], receipt_types: list[str]
+    ) -> dict[str, dict[str | None, int]]:
+        """For unread counts: how far the user has read in each room, by thread (None:
+        unthreaded), as the stream ordering of the latest event any of ``receipt_types``
+        points at. Receipts of events unknown here are left out."""
+        out: dict[str, dict[str | None, int]] = {}
+        types_clause, type_args = in_list("receipt_type", receipt_types)
+        for chunk in batch_iter(room_ids):
+            rooms_clause, room_args = in_list("room_id", chunk)
+            txn.execute(
+                "SELECT room_id, thread_id, MAX(event_stream_ordering) FROM receipts"
+                f" WHERE user_id = ? AND {types_clause} AND {rooms_clause}"
+                " AND event_stream_ordering IS NOT NULL GROUP BY room_id, thread_id",
+                [user_id, *type_args, *room_args],
+            )
+            for room_id, thread_id, ordering in txn.fetchall():
+                thread = None if thread_id == UNTHREADED else thread_id
+                out.setdefault(room_id, {})[thread] = int(ordering)
+        return out
+
 
 def _row_to_receipt(row: tuple) -> ReceiptInfo:  # type: ignore[type-arg]
     room_id, receipt_type, user_id, event_id, thread_id, data, stream_id = row

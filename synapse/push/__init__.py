@@ -1,0 +1,1 @@
+"""Push rules, their evaluation against new events, and unread notification counts."""
