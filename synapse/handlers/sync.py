@@ -604,7 +604,13 @@ class _SyncRequest:
                     left.append((room_id, last.event_id, last.stream_ordering, joined_in_range))
 
         entries: list[_RoomEntry] = []
-        joined_rooms = [r for r in joined_now if r in wanted]
+        # Rooms whose last membership change up to the token is not a join (a join
+        # after it is for the next sync) are not joined ones here.
+        joined_rooms = [
+            r
+            for r in joined_now
+            if r in wanted and (r not in by_room or by_room[r][-1].membership == Membership.JOIN)
+        ]
         if self.full_state:
             changed_rooms = set(joined_rooms)
         else:
