@@ -16,7 +16,12 @@ from twisted.web.resource import IResource, Resource
 from twisted.web.server import Request, Site
 
 from synapse.api.errors import Codes
-from synapse.http.server import encode_json_response, return_json_error
+from synapse.http.server import (
+    CORS_ALLOWED_HEADERS,
+    CORS_ALLOWED_METHODS,
+    encode_json_response,
+    return_json_error,
+)
 from synapse.logging.context import request_context, set_request_id
 from synapse.metrics import RequestUsage, start_request_usage
 from synapse.metrics.http import record_request, requests_in_flight
@@ -115,6 +120,8 @@ class SynapseRequest(Request):
             b"Content-Type: application/json\r\n"
             b"Content-Length: " + str(len(body)).encode("ascii") + b"\r\n"
             b"Access-Control-Allow-Origin: *\r\n"
+            b"Access-Control-Allow-Methods: " + CORS_ALLOWED_METHODS + b"\r\n"
+            b"Access-Control-Allow-Headers: " + CORS_ALLOWED_HEADERS + b"\r\n"
             b"Connection: close\r\n\r\n"
         )
         method: bytes = getattr(self.channel, "_command", b"-")

@@ -290,6 +290,7 @@ class BodySizeTestCase(ResourceTestBase):
         self.assertEqual(channel.code, 413)
         self.assertEqual(channel.json_body["errcode"], Codes.TOO_LARGE)
         self.assertEqual(channel.headers.getRawHeaders("Connection"), ["close"])
+        self.assert_cors(channel)
         # The body is read and dropped, then the connection closes.
         self.assertFalse(channel.disconnecting)
         protocol.dataReceived(b"z" * 5000)
