@@ -399,3 +399,22 @@ class TxnLimitTestCase(DatabaseTestCase):
         self.assertIsNot(conns[1], conns[2])
         self.assertIs(conns[2], conns[3])
         self.assertIsNot(conns[3], conns[4])
+
+
+class IsolationTestCase(DatabaseTestCase):
+    def test_postgres_transactions_are_repeatable_read(self) -> None:
+        if not self.is_postgres:
+            self.skipTest("PostgreSQL only")
+
+        def _isolation(txn: LoggingTransaction) -> str:
+            txn.execute("SHOW transaction_isolation")
+            row = txn.fetchone()
+            assert row is not None
+            return row[0]
+
+        self.assertEqual(
+            self.get_success(self.db.runInteraction("iso", _isolation)), "repeatable read"
+        )
+        self.assertEqual(
+            self.get_success(self.db.run_autocommit("iso", _isolation)), "repeatable read"
+        )

@@ -35,7 +35,7 @@ class PostgresEngine(BaseDatabaseEngine):
 
     module = psycopg2
 
-    isolation_level = psycopg2.extensions.ISOLATION_LEVEL_REPEATABLE_READ
+    isolation_level = "REPEATABLE READ"
 
     def __init__(self, database_config: Mapping[str, Any]) -> None:
         super().__init__(database_config)
@@ -72,7 +72,15 @@ class PostgresEngine(BaseDatabaseEngine):
         assert isinstance(raw, psycopg2.extensions.connection)
         self._version = raw.server_version
         raw.set_client_encoding("UTF8")
-        raw.set_session(isolation_level=self.isolation_level, autocommit=False)
+        # The isolation level is set on the server session rather than through
+        # psycopg2's set_session: then switching autocommit on and off (run_autocommit)
+        # costs no round trip, and the implicit BEGIN stays a plain one.
+        raw.autocommit = True
+        with raw.cursor() as cur:
+            cur.execute(
+                f"SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL {self.isolation_level}"
+            )
+        raw.autocommit = False
 
     def check_database(self, db_conn: LoggingDatabaseConnection) -> None:
         raw = db_conn.conn
