@@ -36,7 +36,7 @@ MAX_ANNOTATION_KEY_LENGTH = 500
 
 
 def get_relation(event: EventBase) -> tuple[str, str] | None:
-    """``(rel_type, parent_id)`` of an event's ``m.relates_to``, if it has a valid one."""
+    """``(rel_type, parent_id)`` of an event's ``m.relates_to``, if it has one (strings)."""
     content = event.content
     relation = content.get("m.relates_to") if isinstance(content, dict) else None
     if not isinstance(relation, dict):
@@ -96,6 +96,9 @@ class RelationsHandler:
         if relation is None:
             return
         rel_type, parent_id = relation
+        key = event.content["m.relates_to"].get("key")
+        if any("\x00" in v for v in (rel_type, parent_id, key) if isinstance(v, str)):
+            raise SynapseError(400, "NUL character in m.relates_to", Codes.BAD_JSON)
         parent = await self._events.get_event(parent_id, allow_none=True)
         if parent is not None:
             if parent.room_id != event.room_id:
@@ -104,7 +107,6 @@ class RelationsHandler:
             raise SynapseError(400, "Can't send a relation to an unknown event", Codes.NOT_FOUND)
 
         if rel_type == RelationTypes.ANNOTATION:
-            key = event.content["m.relates_to"].get("key")
             if not isinstance(key, str):
                 raise SynapseError(400, "An annotation needs a string key", Codes.BAD_JSON)
             if len(key) > MAX_ANNOTATION_KEY_LENGTH:

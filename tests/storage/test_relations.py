@@ -7,7 +7,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from synapse.events import EventInternalMetadata
+from synapse.events import EventInternalMetadata, make_event_from_dict
+from synapse.storage.databases.main.events import PersistEventsStore
 from synapse.storage.databases.main.relations import RelationsStore
 from synapse.types import RoomStreamToken
 from tests.rest.client.history_test_base import HistoryTestCase
@@ -167,3 +168,28 @@ class RelationsStoreTestCase(HistoryTestCase):
         self.assertEqual(
             self.get_success(self.store.events_have_relations([root], None, None)), set()
         )
+
+    def test_relations_naming_nul_are_not_stored(self) -> None:
+        """Remote events may carry anything; such relations are skipped, not an error."""
+        root = self.send("root")
+        good = self.get_success(self.stores.events.get_event(self.relate(root, "m.thread")))
+        assert good is not None
+        d = good.get_dict()
+        d["content"] = {"m.relates_to": {"rel_type": "m.thread", "event_id": "$x\x00"}}
+        d["origin_server_ts"] += 1
+        bad = make_event_from_dict(d, good.room_version, good.internal_metadata.get_dict())
+        bad.internal_metadata.stream_ordering = 10**9
+
+        def write(txn: Any) -> None:
+            PersistEventsStore._store_relations_txn(txn, [bad])
+            RelationsStore.update_threads_txn(txn, [bad])
+
+        before = self.threads_rows()
+        self.get_success(self.stores.db_pool.runInteraction("nul_relations", write))
+        self.assertEqual(self.threads_rows(), before)
+        rows = self.get_success(
+            self.stores.db_pool.execute(
+                "relations", "SELECT 1 FROM event_relations WHERE event_id = ?", bad.event_id
+            )
+        )
+        self.assertEqual(rows, [])

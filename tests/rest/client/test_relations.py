@@ -219,6 +219,17 @@ class NewRelationChecksTestCase(RelationsTestCase):
         body = self.send_relation(self.room, edit, "m.thread", self.tok, expect_code=400)
         self.assertEqual(body["errcode"], Codes.UNKNOWN)
 
+    def test_nul_characters(self) -> None:
+        for relation in (
+            {"rel_type": "m.annotation", "event_id": self.parent, "key": "a\x00"},
+            {"rel_type": "m.x\x00", "event_id": self.parent},
+            {"rel_type": "m.reference", "event_id": "$a\x00"},
+        ):
+            body = self.helper.send_event(
+                self.room, "m.reaction", {"m.relates_to": relation}, tok=self.tok, expect_code=400
+            )
+            self.assertEqual(body["errcode"], Codes.BAD_JSON)
+
     def test_replies_are_not_relations(self) -> None:
         self.helper.send_event(
             self.room,

@@ -395,7 +395,11 @@ class PersistEventsStore:
             if not isinstance(rel_type, str) or not isinstance(parent, str):
                 continue
             key = relation.get("key")
-            rows.append((event.event_id, parent, rel_type, key if isinstance(key, str) else None))
+            key = key if isinstance(key, str) else None
+            # A relation naming a NUL cannot be stored in PostgreSQL text, nor be valid.
+            if any("\x00" in v for v in (rel_type, parent, key or "")):
+                continue
+            rows.append((event.event_id, parent, rel_type, key))
         if rows:
             txn.execute_batch(
                 "INSERT INTO event_relations (event_id, relates_to_id, relation_type, aggregation_key)"

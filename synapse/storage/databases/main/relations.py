@@ -105,7 +105,8 @@ def thread_parent(event: EventBase) -> str | None:
     if not isinstance(relation, dict) or relation.get("rel_type") != RelationTypes.THREAD:
         return None
     parent = relation.get("event_id")
-    return parent if isinstance(parent, str) else None
+    # No identifier has a NUL, and PostgreSQL cannot store one in a text column.
+    return parent if isinstance(parent, str) and "\x00" not in parent else None
 
 
 class RelationsStore:
