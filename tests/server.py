@@ -12,7 +12,6 @@ import json
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, cast
-from urllib.parse import quote
 
 from twisted.internet import address
 from twisted.internet.error import ConnectionDone
@@ -359,13 +358,8 @@ def make_request(
     return channel
 
 
-def quote_path_segment(segment: str) -> str:
-    """Percent-encode one path segment (``/`` included), as clients do for IDs in paths."""
-    return quote(segment, safe="")
-
-
-def default_config(name: str = "test", parse: bool = False) -> Any:
-    """The config dict of a test homeserver (or the parsed ``HomeServerConfig``).
+def default_config(name: str = "test") -> dict[str, Any]:
+    """The config dict of a test homeserver.
 
     Registration is open, bcrypt is cheap, and rate limits are high enough never to
     trigger unless a test lowers them.
@@ -406,8 +400,6 @@ def default_config(name: str = "test", parse: bool = False) -> Any:
         "use_frozen_dicts": False,
         "enable_metrics": True,
     }
-    if parse:
-        return _parse_config(config)
     return config
 
 

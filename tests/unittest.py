@@ -19,7 +19,6 @@ from __future__ import annotations
 import inspect
 import logging
 import os
-import unittest
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -262,14 +261,3 @@ class HomeserverTestCase(TestCase):
             self.hs.get_registration_handler().register_device(user_id, device_id, None)
         )
         return token
-
-
-def skip_unless(condition: bool, reason: str) -> Callable[[F], F]:
-    """Skip the test (or class) unless ``condition``."""
-
-    def decorator(obj: F) -> F:
-        if condition:
-            return obj
-        return unittest.skip(reason)(obj)  # type: ignore[return-value]
-
-    return decorator
