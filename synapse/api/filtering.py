@@ -88,14 +88,31 @@ USER_FILTER_SCHEMA: JsonDict = {
 }
 
 
+def _check_no_nul(value: Any) -> None:
+    """No string of a filter may hold a NUL: no identifier does, and PostgreSQL cannot
+    compare text with one."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise SynapseError(400, "NUL character in the filter", Codes.BAD_JSON)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _check_no_nul(k)
+            _check_no_nul(v)
+    elif isinstance(value, list):
+        for v in value:
+            _check_no_nul(v)
+
+
 def check_valid_filter(filter_json: Any) -> None:
     """400 M_BAD_JSON unless ``filter_json`` is a valid ``Filter`` (the spec's schema)."""
     validate_json_object(filter_json, USER_FILTER_SCHEMA, Codes.BAD_JSON)
+    _check_no_nul(filter_json)
 
 
 def check_valid_room_event_filter(filter_json: Any) -> None:
     """400 M_BAD_JSON unless ``filter_json`` is a valid ``RoomEventFilter``."""
     validate_json_object(filter_json, ROOM_EVENT_FILTER_SCHEMA, Codes.BAD_JSON)
+    _check_no_nul(filter_json)
 
 
 def parse_filter_json(text: str) -> Any:

@@ -253,6 +253,15 @@ class FilterValidationTestCase(TestCase):
         self.assert_bad({"room": {"state": {"lazy_load_members": 1}}})
         self.assert_bad({"room": {"timeline": {"contains_url": "true"}}})
 
+    def test_nul_characters(self) -> None:
+        self.assert_bad({"room": {"timeline": {"types": ["m.room\x00"]}}})
+        self.assert_bad({"presence": {"not_senders": ["@a\x00:test"]}})
+        self.assert_bad({"event_fields": ["content\x00"]})
+        self.assert_bad({"org.example\x00": 1})
+        with self.assertRaises(SynapseError) as cm:
+            check_valid_room_event_filter({"not_types": ["x\x00"]})
+        self.assertEqual(cm.exception.errcode, Codes.BAD_JSON)
+
     def test_room_event_filter(self) -> None:
         check_valid_room_event_filter({"types": ["m.room.message"], "lazy_load_members": True})
         with self.assertRaises(SynapseError) as cm:

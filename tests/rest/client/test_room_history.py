@@ -227,6 +227,7 @@ class MessagesTestCase(HistoryEndpointsTestCase):
             ({"dir": "b", "filter": "[]"}, 400, Codes.BAD_JSON),
             ({"dir": "b", "filter": '{"types": "m.room.message"}'}, 400, Codes.BAD_JSON),
             ({"dir": "b", "filter": '{"lazy_load_members": "yes"}'}, 400, Codes.BAD_JSON),
+            ({"dir": "b", "filter": '{"types": ["m.\\u0000"]}'}, 400, Codes.BAD_JSON),
         ]
         for params, code, errcode in cases:
             channel = self.get(path, self.tok, **params)
