@@ -61,6 +61,17 @@ def _is_valid_edit(original: EventBase, edit: EventBase) -> bool:
     return True
 
 
+_MAX_POSITION = 2**63 - 1
+
+
+def _check_in_range(token: RoomStreamToken) -> RoomStreamToken:
+    """400 M_INVALID_PARAM for a token whose numbers no database column can hold."""
+    for value in (token.stream, token.topological or 0):
+        if not -_MAX_POSITION <= value <= _MAX_POSITION:
+            raise SynapseError(400, "Invalid pagination token", Codes.INVALID_PARAM)
+    return token
+
+
 async def parse_pagination_token(
     hs: HomeServer, room_id: str, token: str | None
 ) -> RoomStreamToken | None:
@@ -68,7 +79,7 @@ async def parse_pagination_token(
     topological position in the room; 400 M_INVALID_PARAM if it is not a token."""
     if token is None:
         return None
-    room_key = StreamToken.from_string(token).room_key
+    room_key = _check_in_range(StreamToken.from_string(token).room_key)
     if room_key.topological is None:
         room_key = await hs.get_datastores().main.stream.get_topological_token_for_stream(
             room_id, room_key.stream
@@ -273,7 +284,7 @@ class RelationsHandler:
         await self.hs.get_message_handler().check_user_in_room_or_world_readable(room_id, requester)
         from_key = None
         if from_token is not None:
-            from_key = RoomStreamToken.parse(from_token)
+            from_key = _check_in_range(RoomStreamToken.parse(from_token))
             if from_key.topological is None:
                 raise SynapseError(400, "Unknown pagination token", Codes.INVALID_PARAM)
         page = await self._relations.get_threads(

@@ -328,6 +328,7 @@ class ThreadsTestCase(RelationsTestCase):
             ({"include": "some"}, Codes.INVALID_PARAM),
             ({"from": "nonsense"}, Codes.INVALID_PARAM),
             ({"from": "s12"}, Codes.INVALID_PARAM),
+            ({"from": "t1-99999999999999999999"}, Codes.INVALID_PARAM),
         ):
             channel = self.get(path, self.tok, **params)
             self.assert_error(channel, 400, errcode, (*THREADS_API[:2], "get"))
@@ -432,6 +433,7 @@ class RelationsEndpointTestCase(RelationsTestCase):
         self.assert_error(self.relations_of(elsewhere), 404, Codes.NOT_FOUND)
         for params in (
             {"from": "garbage"},
+            {"from": "t99999999999999999999-0"},
             {"to": "t1"},
             {"dir": "x"},
             {"limit": "0"},

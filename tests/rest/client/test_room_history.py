@@ -220,6 +220,8 @@ class MessagesTestCase(HistoryEndpointsTestCase):
             ({"dir": "x"}, 400, Codes.INVALID_PARAM),
             ({"dir": "b", "from": "garbage"}, 400, Codes.INVALID_PARAM),
             ({"dir": "b", "from": "t1"}, 400, Codes.INVALID_PARAM),
+            ({"dir": "b", "from": "t99999999999999999999-1"}, 400, Codes.INVALID_PARAM),
+            ({"dir": "f", "to": "s-99999999999999999999"}, 400, Codes.INVALID_PARAM),
             ({"dir": "b", "to": "x_y"}, 400, Codes.INVALID_PARAM),
             ({"dir": "b", "limit": "ten"}, 400, Codes.INVALID_PARAM),
             ({"dir": "b", "limit": "-1"}, 400, Codes.INVALID_PARAM),
