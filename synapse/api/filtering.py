@@ -40,7 +40,7 @@ _STRING_LIST: JsonDict = {"type": "array", "items": {"type": "string"}}
 EVENT_FILTER_SCHEMA: JsonDict = {
     "type": "object",
     "properties": {
-        "limit": {"type": "integer", "minimum": 0},
+        "limit": {"type": "integer", "minimum": 0, "maximum": 2**53 - 1},
         "types": _STRING_LIST,
         "not_types": _STRING_LIST,
         "senders": _USER_ID_LIST,

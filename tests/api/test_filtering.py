@@ -245,6 +245,7 @@ class FilterValidationTestCase(TestCase):
         self.assert_bad({"presence": {"limit": "10"}})
         self.assert_bad({"presence": {"limit": -1}})
         self.assert_bad({"presence": {"limit": 1.5}})
+        self.assert_bad({"room": {"timeline": {"limit": 10**30}}})
         self.assert_bad({"room": {"rooms": "!a:test"}})
         self.assert_bad({"room": {"rooms": ["not-a-room"]}})
         self.assert_bad({"room": {"include_leave": "yes"}})
