@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import atexit
 import concurrent.futures
+import hashlib
 import itertools
 import os
 import re
+import socket
 import threading
 import uuid
 from collections.abc import Callable, Mapping
@@ -32,7 +34,10 @@ POSTGRES_PASSWORD = os.environ.get("SYNAPSE_POSTGRES_PASSWORD")
 POSTGRES_PORT = os.environ.get("SYNAPSE_POSTGRES_PORT")
 
 #: Unique per process (pytest-xdist runs workers side by side) and per run.
-_RUN_ID = f"{os.getpid()}_{uuid.uuid4().hex[:8]}"
+#: The host is part of the name so that only this machine's leftovers are cleaned up
+#: (process ids mean nothing on another machine or container sharing the server).
+_HOST_TAG = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:6]
+_RUN_ID = f"{_HOST_TAG}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
 _TEMPLATE_NAME = f"synapse_test_tmpl_{_RUN_ID}"
 _counter = itertools.count()
 _lock = threading.Lock()
@@ -136,7 +141,7 @@ def _ensure_template() -> concurrent.futures.ThreadPoolExecutor:
 
 def _drop_databases_of_dead_processes() -> None:
     """Drop the test databases of test runs on this machine that were killed before they
-    could clean up (their names carry the process id)."""
+    could clean up (their names carry the host and the process id)."""
     if POSTGRES_HOST not in ("127.0.0.1", "localhost", "::1") and not POSTGRES_HOST.startswith("/"):
         return
     import psycopg2
@@ -150,7 +155,9 @@ def _drop_databases_of_dead_processes() -> None:
     finally:
         conn.close()
     for name in names:
-        match = re.fullmatch(r"synapse_test_(?:tmpl_)?([0-9]+)_[0-9a-f]{8}(?:_[0-9]+)?", name)
+        match = re.fullmatch(
+            rf"synapse_test_(?:tmpl_)?{_HOST_TAG}_([0-9]+)_[0-9a-f]{{8}}(?:_[0-9]+)?", name
+        )
         if match is None or _process_alive(int(match.group(1))):
             continue
         try:
