@@ -62,8 +62,10 @@ logger = logging.getLogger(__name__)
 _MAX_TIMELINE_ROUNDS = 3
 # How many heroes a room summary names.
 _MAX_HEROES = 5
-# Lazy-loaded member events remembered per device, to leave out redundant ones.
+# Lazy-loaded member events remembered per device, to leave out redundant ones, and
+# for how many devices (a forgotten one is only sent some member events again).
 _LAZY_LOADED_MEMBERS_PER_DEVICE = 1000
+_LAZY_LOADED_MEMBERS_DEVICES = 5000
 
 # ``source(user_id, since_token, now_token)``: extra global account data for a sync
 # (e.g. ``m.push_rules``), type -> content; ``since_token`` None for a full sync.
@@ -242,7 +244,7 @@ class SyncHandler:
         # (user, device) -> (room, member) -> the member event last sent to that device.
         self._lazy_loaded_members: LruCache[
             tuple[str, str | None], LruCache[tuple[str, str], str]
-        ] = LruCache(10_000)
+        ] = LruCache(_LAZY_LOADED_MEMBERS_DEVICES)
         self._account_data_sources: list[AccountDataSource] = []
 
     def register_global_account_data_source(self, source: AccountDataSource) -> None:
