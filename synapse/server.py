@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from synapse.handlers.set_password import SetPasswordHandler
     from synapse.handlers.sync import SyncHandler
     from synapse.handlers.typing import TypingHandler
+    from synapse.media.media_repository import MediaRepository
     from synapse.notifier import Notifier
     from synapse.persistence.context import StateHandler
     from synapse.persistence.queue import EventsPersistenceQueue
@@ -308,3 +309,9 @@ class HomeServer:
             self.get_push_rules_handler().get_account_data_for_sync
         )
         return handler
+
+    @cache_in_self
+    def get_media_repository(self) -> MediaRepository:
+        from synapse.media.media_repository import MediaRepository
+
+        return MediaRepository(self)

@@ -78,6 +78,9 @@ class MediaConfig(Config):
         self.enable_authenticated_media = read_bool(config, "enable_authenticated_media", True)
         self.media_upload_limits = read_list(config, "media_upload_limits")
         self.unused_expiration_time = read_duration(config, "unused_expiration_time", "24h")
+        self.max_pending_media_uploads = read_int(
+            config, "max_pending_media_uploads", 5, minimum=1
+        )
 
         self.dynamic_thumbnails = read_bool(config, "dynamic_thumbnails", False)
         self.thumbnail_requirements: list[ThumbnailRequirement] = []
@@ -137,6 +140,11 @@ media_store_path: {quote_yaml(media_store)}
 # The largest upload accepted (K, M, G suffixes).
 #max_upload_size: 50M
 #max_image_pixels: 32M
+
+# Media IDs reserved with POST /_matrix/media/v1/create expire unused after this long;
+# a user may hold this many unexpired reservations at once.
+#unused_expiration_time: 24h
+#max_pending_media_uploads: 5
 
 # Make thumbnails of any size on request, not only the listed ones.
 #dynamic_thumbnails: false

@@ -82,6 +82,17 @@ ADMIN_PROVIDER = "synapse.rest.admin"
 # Every http listener answers /health, whatever its resources.
 ALWAYS_SERVED = ("health",)
 
+# As in Synapse, listeners of the client or federation API serve the media repository
+# (/_matrix/media) too, so that configs listing only ``client`` can upload media.
+IMPLIED_RESOURCES: dict[str, tuple[str, ...]] = {"client": ("media",), "federation": ("media",)}
+
+
+def _with_implied(resource_names: Iterable[str]) -> list[str]:
+    names = list(resource_names)
+    for name in list(names):
+        names.extend(IMPLIED_RESOURCES.get(name, ()))
+    return list(dict.fromkeys(names))
+
 
 def _optional_builder(module_name: str) -> ResourceBuilder | None:
     """``listener_resources`` of ``module_name``, or None if this build does not have it."""
@@ -98,7 +109,7 @@ def _optional_builder(module_name: str) -> ResourceBuilder | None:
 def resources_for_listener(hs: HomeServer, resource_names: Iterable[str]) -> dict[str, Resource]:
     """Path prefix -> resource for every named resource (plus ``/health``)."""
     resources: dict[str, Resource] = {}
-    names = list(dict.fromkeys([*resource_names, *ALWAYS_SERVED]))
+    names = _with_implied([*resource_names, *ALWAYS_SERVED])
     for name in names:
         builder = RESOURCE_BUILDERS.get(name)
         if builder is None and name in OPTIONAL_RESOURCE_PROVIDERS:
@@ -146,8 +157,10 @@ def build_resource_tree(hs: HomeServer, resource_names: Iterable[str]) -> Resour
 def max_request_body_size(hs: HomeServer, resource_names: Iterable[str]) -> int:
     """The body size limit for a listener: media uploads need more than JSON does."""
     size = DEFAULT_MAX_REQUEST_BODY_SIZE
-    if "media" in set(resource_names):
-        media_config = getattr(hs.config, "media", None)
+    media_config = getattr(hs.config, "media", None)
+    if "media" in _with_implied(resource_names) and getattr(
+        media_config, "enable_media_repo", True
+    ):
         max_upload = getattr(media_config, "max_upload_size", None)
         if isinstance(max_upload, int):
             # Room for multipart framing around the file.

@@ -15,6 +15,7 @@ from synapse.rest.client import (
     filter,
     login,
     logout,
+    media,
     membership,
     profile,
     push_rule,
@@ -63,6 +64,7 @@ CLIENT_SERVLET_MODULES: list[RegisterServletsFunc] = [
     account_data.register_servlets,
     tags.register_servlets,
     push_rule.register_servlets,
+    media.register_servlets,
 ]
 
 

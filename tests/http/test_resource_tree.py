@@ -45,6 +45,14 @@ class ResourceTreeTestCase(HomeserverTestCase):
             create_resource_tree({"/a": HealthResource(), "/a/b": Resource()})
 
     def test_body_size_limit(self) -> None:
-        self.assertEqual(max_request_body_size(self.hs, ["client"]), DEFAULT_MAX_REQUEST_BODY_SIZE)
-        media_limit = max_request_body_size(self.hs, ["client", "media"])
+        self.assertEqual(max_request_body_size(self.hs, ["metrics"]), DEFAULT_MAX_REQUEST_BODY_SIZE)
+        media_limit = max_request_body_size(self.hs, ["media"])
         self.assertGreater(media_limit, self.hs.config.media.max_upload_size)
+        # Client listeners serve the media repository too, as in Synapse.
+        self.assertEqual(max_request_body_size(self.hs, ["client"]), media_limit)
+
+    def test_client_listener_serves_media(self) -> None:
+        self.assertIn("/_matrix/media", resources_for_listener(self.hs, ["client"]))
+        code, _ = self.request(["client"], "GET", "/_matrix/media/v3/config")
+        self.assertEqual(code, 401)
+        self.assertEqual(self.request(["metrics"], "GET", "/_matrix/media/v3/config")[0], 404)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from synapse.http.server import JsonResource
-from synapse.rest.admin import register
+from synapse.rest.admin import media, register
 from synapse.rest.admin._base import ADMIN_API_PREFIX
 
 if TYPE_CHECKING:
@@ -19,6 +19,7 @@ RegisterServletsFunc = Callable[["HomeServer", JsonResource], None]
 # Every admin API module: each has ``register_servlets(hs, http_server)``.
 ADMIN_SERVLET_MODULES: list[RegisterServletsFunc] = [
     register.register_servlets,
+    media.register_servlets,
 ]
 
 

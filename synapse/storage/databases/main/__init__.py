@@ -13,6 +13,7 @@ from synapse.storage.databases.main.event_timestamps import EventTimestampStore
 from synapse.storage.databases.main.events import PersistEventsStore
 from synapse.storage.databases.main.events_worker import EventsWorkerStore
 from synapse.storage.databases.main.filtering import FilteringStore
+from synapse.storage.databases.main.media_repository import MediaStore
 from synapse.storage.databases.main.profile import ProfileStore
 from synapse.storage.databases.main.push_rule import PushRulesStore
 from synapse.storage.databases.main.receipts import ReceiptsStore
@@ -58,6 +59,7 @@ class MainStores:
         self.directory = RoomAliasStore(database, hs)
         self.filtering = FilteringStore(database, hs)
         self.relations = RelationsStore(database, hs)
+        self.media = MediaStore(database, hs)
         self.event_timestamps = EventTimestampStore(database, hs)
         # Receipts, account data and unread counts (see docs/development/sync.md).
         self.receipts = ReceiptsStore(database, hs)

@@ -1,0 +1,1 @@
+"""The media repository: uploads, downloads and thumbnails of local media."""
