@@ -69,6 +69,8 @@ SAMPLE_PATH_VALUES = {
     "parent_id": "$event",
     "medium": "email",
     "key": "displayname",
+    "kind": "override",
+    "rule_id": "my_rule",
 }
 
 # Malformed path values every endpoint must refuse politely.
