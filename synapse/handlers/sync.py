@@ -58,6 +58,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# The most timeline events sent per room, whatever the filter's limit (the spec asks
+# servers to impose a maximum).
+MAX_TIMELINE_LIMIT = 1000
 # When filters drop timeline events, read further back this many times at most.
 _MAX_TIMELINE_ROUNDS = 3
 # How many heroes a room summary names.
@@ -701,7 +704,7 @@ class _SyncRequest:
     async def _load_timelines(self, entries: list[_RoomEntry]) -> None:
         """Fill each entry's timeline: its newest events in range that pass the filter
         and that the user may see, at most the filter's ``limit``."""
-        limit = self.filter.timeline_limit()
+        limit = min(self.filter.timeline_limit(), MAX_TIMELINE_LIMIT)
         todo = [e for e in entries if e.timeline is None]
         if self.filter.blocks_all_room_timeline() or limit <= 0:
             for entry in todo:

@@ -4,6 +4,7 @@ loading, invites, leaves and knocks. Every response is checked against the spec.
 from __future__ import annotations
 
 from typing import Any
+from unittest.mock import patch
 
 from synapse.api.errors import Codes
 from synapse.types import JsonDict, StreamToken
@@ -353,6 +354,26 @@ class IncrementalSyncTestCase(SyncTestCase):
             (e["type"], e["state_key"]): e["event_id"] for e in joined["state_after"]["events"]
         }
         self.assertEqual(after[("m.room.topic", "")], topic["event_id"])
+
+    def test_use_state_after_in_an_initial_sync(self) -> None:
+        body = self.sync(self.tok, filter=LIMIT_FILTER, use_state_after=True)
+        joined = self.joined_room(body, self.room)
+        self.assertNotIn("state", joined)
+        after = {(e["type"], e["state_key"]) for e in joined["state_after"]["events"]}
+        # The whole state at the end of the timeline, the timeline's own state included.
+        self.assertIn(("m.room.create", ""), after)
+        self.assertIn(("m.room.member", self.other), after)
+
+    def test_timeline_limit_is_capped(self) -> None:
+        for i in range(3):
+            self.helper.send(self.room, f"m{i}", tok=self.tok)
+        with patch("synapse.handlers.sync.MAX_TIMELINE_LIMIT", 2):
+            body = self.sync(
+                self.tok, since=self.since, filter={"room": {"timeline": {"limit": 50}}}
+            )
+        joined = self.joined_room(body, self.room)
+        self.assertEqual(len(joined["timeline"]["events"]), 2)
+        self.assertTrue(joined["timeline"]["limited"])
 
     def test_history_visibility_joined(self) -> None:
         room = self.helper.create_room_as(self.user, is_public=True, tok=self.tok)
