@@ -39,6 +39,7 @@ from synapse.events import EventBase
 from synapse.events.client_serializer import BundledAggregations
 from synapse.storage.databases.main.event_push_actions import RoomNotifCounts
 from synapse.storage.databases.main.receipts import ReceiptInfo, receipts_to_content
+from synapse.storage.databases.main.roommember import MembershipChange
 from synapse.storage.state_filter import StateFilter
 from synapse.types import (
     JsonDict,
@@ -577,7 +578,7 @@ class _SyncRequest:
         changes = await roommember.get_membership_changes_for_user(
             self.user_id, since_stream, now_stream
         )
-        by_room: dict[str, list[Any]] = {}
+        by_room: dict[str, list[MembershipChange]] = {}
         for change in changes:
             by_room.setdefault(change.room_id, []).append(change)
         wanted = set(self.filter.filter_rooms(joined_now | set(by_room)))
