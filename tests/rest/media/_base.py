@@ -105,9 +105,7 @@ class MediaTestCase(HomeserverTestCase):
             f"{prefix}/thumbnail/{self.hs.hostname}/{media_id}"
             f"?width={width}&height={height}&method={method}{extra}"
         )
-        return self.make_request(
-            "GET", path, access_token=self.token if authenticated else None
-        )
+        return self.make_request("GET", path, access_token=self.token if authenticated else None)
 
     # --- the media store --------------------------------------------------------------------
 

@@ -34,7 +34,9 @@ class UploadDownloadTestCase(MediaTestCase):
             self.assertEqual(channel.result["body"], data)
             self.assertEqual(self.header(channel, "Content-Type"), "image/png")
             self.assertEqual(self.header(channel, "Content-Length"), str(len(data)))
-            self.assertEqual(self.header(channel, "Content-Disposition"), 'inline; filename="cat.png"')
+            self.assertEqual(
+                self.header(channel, "Content-Disposition"), 'inline; filename="cat.png"'
+            )
             self.assertEqual(self.header(channel, "Content-Security-Policy"), SPEC_CSP)
             self.assertEqual(self.header(channel, "Cross-Origin-Resource-Policy"), "cross-origin")
             self.assertEqual(self.header(channel, "Access-Control-Allow-Origin"), "*")
@@ -59,7 +61,9 @@ class UploadDownloadTestCase(MediaTestCase):
         self.assertEqual(self.header(channel, "Content-Disposition"), "inline")
 
     def test_unsafe_types_are_attachments(self) -> None:
-        media_id = self.upload_media(b"<script>x</script>", content_type=b"text/html", filename="a.html")
+        media_id = self.upload_media(
+            b"<script>x</script>", content_type=b"text/html", filename="a.html"
+        )
         channel = self.download(media_id)
         self.assertEqual(channel.code, 200)
         self.assertEqual(
@@ -68,7 +72,7 @@ class UploadDownloadTestCase(MediaTestCase):
         self.assertEqual(self.header(channel, "Content-Type"), "text/html; charset=UTF-8")
 
     def test_file_names(self) -> None:
-        media_id = self.upload_media(b"x", content_type=b"text/plain", filename="résumé \"1\".txt")
+        media_id = self.upload_media(b"x", content_type=b"text/plain", filename='résumé "1".txt')
         channel = self.download(media_id)
         self.assertEqual(
             self.header(channel, "Content-Disposition"),
@@ -97,9 +101,7 @@ class UploadDownloadTestCase(MediaTestCase):
         channel = self.download(media_id)
         self.assertEqual(channel.code, 200)
         self.assertEqual(channel.result["body"], data)
-        self.assertEqual(
-            self.header(channel, "Content-Disposition"), "attachment"
-        )
+        self.assertEqual(self.header(channel, "Content-Disposition"), "attachment")
 
     def test_auth(self) -> None:
         channel = self.make_request("POST", "/_matrix/media/v3/upload", b"data")
@@ -146,7 +148,12 @@ class UploadDownloadTestCase(MediaTestCase):
             self.assertEqual(channel.json_body["errcode"], "M_NOT_FOUND")
 
     def test_malformed_ids(self) -> None:
-        for server_name, media_id in [("test", "..%2F..%2Fetc"), ("test", "a.b"), ("bad%20server", "abc"), ("test", "%C3%A9")]:
+        for server_name, media_id in [
+            ("test", "..%2F..%2Fetc"),
+            ("test", "a.b"),
+            ("bad%20server", "abc"),
+            ("test", "%C3%A9"),
+        ]:
             channel = self.download(media_id, server_name=server_name)
             self.assertEqual(channel.code, 400, (server_name, media_id, channel.result))
             self.assertEqual(channel.json_body["errcode"], "M_INVALID_PARAM")

@@ -252,13 +252,15 @@ class MediaStore:
 
     async def quarantine_local_media(self, media_id: str, quarantined_by: str) -> None:
         """Quarantine ``media_id`` unless it is protected."""
-        await self.db_pool.execute(
-            "quarantine_local_media",
-            "UPDATE local_media_repository SET quarantined_by = ?"
-            " WHERE media_id = ? AND NOT safe_from_quarantine",
-            quarantined_by,
-            media_id,
-        )
+
+        def _quarantine(txn: LoggingTransaction) -> None:
+            txn.execute(
+                "UPDATE local_media_repository SET quarantined_by = ?"
+                " WHERE media_id = ? AND NOT safe_from_quarantine",
+                (quarantined_by, media_id),
+            )
+
+        await self.db_pool.run_autocommit("quarantine_local_media", _quarantine)
 
     async def quarantine_media_of_user(self, user_id: str, quarantined_by: str) -> int:
         """Quarantine every unprotected piece of media ``user_id`` uploaded; returns how many."""
