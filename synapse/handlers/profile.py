@@ -118,6 +118,10 @@ class ProfileHandler:
             raise SynapseError(
                 400, f"Displayname is too long (max {MAX_DISPLAYNAME_LEN})", Codes.BAD_JSON
             )
+        if "\x00" in new_displayname:
+            raise SynapseError(
+                400, "Displayname may not contain NUL characters", Codes.INVALID_PARAM
+            )
         await self._stores.profile.set_profile_displayname(
             target_user.to_string(), new_displayname or None
         )
@@ -137,6 +141,10 @@ class ProfileHandler:
         if len(new_avatar_url) > MAX_AVATAR_URL_LEN:
             raise SynapseError(
                 400, f"Avatar URL is too long (max {MAX_AVATAR_URL_LEN})", Codes.BAD_JSON
+            )
+        if "\x00" in new_avatar_url:
+            raise SynapseError(
+                400, "Avatar URL may not contain NUL characters", Codes.INVALID_PARAM
             )
         await self._stores.profile.set_profile_avatar_url(
             target_user.to_string(), new_avatar_url or None

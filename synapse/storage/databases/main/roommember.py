@@ -290,8 +290,8 @@ class RoomMemberStore:
                     event.sender,
                     event.room_id,
                     content.get("membership", ""),
-                    name if isinstance(name, str) else None,
-                    avatar if isinstance(avatar, str) else None,
+                    _text_column(name),
+                    _text_column(avatar),
                     event.internal_metadata.stream_ordering,
                 )
             )
@@ -340,3 +340,13 @@ class RoomMemberStore:
     def _invalidate_membership_caches(self, room_id: str, user_ids: list[str]) -> None:
         self._users_in_room_cache.invalidate(room_id)
         self._rooms_for_user_cache.invalidate_many(user_ids)
+
+
+def _text_column(value: Any) -> str | None:
+    """A profile value fit for a TEXT column: PostgreSQL cannot store NUL characters.
+
+    The event's JSON keeps the exact value; these columns are only a denormalised copy.
+    """
+    if not isinstance(value, str):
+        return None
+    return value.replace("\x00", "")
