@@ -50,7 +50,11 @@ class SyncTestCase(HistoryTestCase):
 
     def sync(self, tok: str | None, **params: Any) -> JsonDict:
         """``GET /sync``: the body, checked against the spec's schema."""
-        channel = self.get("sync", tok, **params)
+        return self.sync_body(self.get("sync", tok, **params))
+
+    def sync_body(self, channel: FakeChannel) -> JsonDict:
+        """The body of a finished ``/sync``, checked against the spec's schema."""
+        self.assertTrue(channel.is_finished())
         self.assertEqual(channel.code, 200, channel.json_body)
         assert_response_matches_spec(channel.json_body, "client-server/sync.yaml", "/sync", "get")
         return channel.json_body

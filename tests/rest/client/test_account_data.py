@@ -110,7 +110,7 @@ class GlobalAccountDataTestCase(_AccountDataBase):
         self.pump(0)
         self.assertTrue(mine.is_finished())
         self.assertFalse(theirs.is_finished())
-        self.assertEqual(mine.json_body["account_data"]["events"][0]["type"], "org.example.a")
+        self.assertEqual(self.sync_body(mine)["account_data"]["events"][0]["type"], "org.example.a")
 
     def test_account_data_filter(self) -> None:
         self.put_global("org.example.a", {})

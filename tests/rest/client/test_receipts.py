@@ -89,7 +89,7 @@ class ReceiptsTestCase(_ReceiptsBase):
         self.ok_receipt("m.read", self.event, self.tok)
         self.pump(0)
         self.assertTrue(channel.is_finished())
-        content = self.receipt_content(channel.json_body)
+        content = self.receipt_content(self.sync_body(channel))
         self.assertEqual(list(content[self.event]), ["m.read"])
 
     def test_threaded_receipts(self) -> None:

@@ -77,7 +77,7 @@ class TypingTestCase(SyncTestCase):
         self.pump(0)
         self.assertTrue(channel.is_finished())
         self.assertEqual(
-            self.typing_events(channel.json_body)[0]["content"]["user_ids"], [self.user]
+            self.typing_events(self.sync_body(channel))[0]["content"]["user_ids"], [self.user]
         )
 
     def test_ephemeral_filter(self) -> None:
