@@ -36,6 +36,14 @@ DEFAULT_THUMBNAIL_SIZES: list[dict[str, Any]] = [
 
 
 @attr.s(slots=True, frozen=True, auto_attribs=True)
+class MediaUploadLimit:
+    """At most ``max_bytes`` uploaded by one user within ``time_period_ms``."""
+
+    time_period_ms: int
+    max_bytes: int
+
+
+@attr.s(slots=True, frozen=True, auto_attribs=True)
 class ThumbnailRequirement:
     width: int
     height: int
@@ -76,11 +84,19 @@ class MediaConfig(Config):
         self.max_spider_size = read_size(config, "max_spider_size", "10M")
         self.prevent_media_downloads_from = read_str_list(config, "prevent_media_downloads_from")
         self.enable_authenticated_media = read_bool(config, "enable_authenticated_media", True)
-        self.media_upload_limits = read_list(config, "media_upload_limits")
+        self.media_upload_limits: list[MediaUploadLimit] = []
+        for i, limit in enumerate(read_list(config, "media_upload_limits")):
+            lpath = ["media_upload_limits", str(i)]
+            if not isinstance(limit, Mapping) or not {"time_period", "max_size"} <= set(limit):
+                raise ConfigError("expected a mapping with time_period and max_size", lpath)
+            self.media_upload_limits.append(
+                MediaUploadLimit(
+                    time_period_ms=read_duration(limit, "time_period", None, lpath),
+                    max_bytes=read_size(limit, "max_size", 0, lpath),
+                )
+            )
         self.unused_expiration_time = read_duration(config, "unused_expiration_time", "24h")
-        self.max_pending_media_uploads = read_int(
-            config, "max_pending_media_uploads", 5, minimum=1
-        )
+        self.max_pending_media_uploads = read_int(config, "max_pending_media_uploads", 5, minimum=1)
 
         self.dynamic_thumbnails = read_bool(config, "dynamic_thumbnails", False)
         self.thumbnail_requirements: list[ThumbnailRequirement] = []
@@ -140,6 +156,13 @@ media_store_path: {quote_yaml(media_store)}
 # The largest upload accepted (K, M, G suffixes).
 #max_upload_size: 50M
 #max_image_pixels: 32M
+
+# Per-user upload quotas: at most max_size uploaded in any time_period.
+#media_upload_limits:
+#  - time_period: 1h
+#    max_size: 100M
+#  - time_period: 1w
+#    max_size: 500M
 
 # Media IDs reserved with POST /_matrix/media/v1/create expire unused after this long;
 # a user may hold this many unexpired reservations at once.

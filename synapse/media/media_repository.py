@@ -108,6 +108,7 @@ class MediaRepository:
         self.thumbnail_requirements = list(config.thumbnail_requirements)
         self.unused_expiration_time: int = config.unused_expiration_time
         self.max_pending_media_uploads: int = config.max_pending_media_uploads
+        self.upload_limits = list(config.media_upload_limits)
         self.filepaths = MediaFilePaths(config.media_store_path)
         self.media_storage = MediaStorage(hs, self.filepaths)
         self._create_limiter = Ratelimiter(
@@ -135,6 +136,19 @@ class MediaRepository:
                 Codes.TOO_LARGE,
             )
 
+    async def check_upload_quota(self, user_id: str, length: int) -> None:
+        """403 M_FORBIDDEN if ``length`` more bytes would exceed one of the user's
+        ``media_upload_limits``."""
+        now = self.clock.time_msec()
+        for limit in self.upload_limits:
+            used = await self.store.get_media_uploaded_size_for_user(
+                user_id, now - limit.time_period_ms
+            )
+            if used + length > limit.max_bytes:
+                raise SynapseError(
+                    HTTPStatus.FORBIDDEN, "Media upload limit exceeded", Codes.FORBIDDEN
+                )
+
     async def create_content(
         self,
         media_type: str,
@@ -145,6 +159,7 @@ class MediaRepository:
     ) -> str:
         """Store uploaded content under a new media ID; returns its ``mxc://`` URI."""
         self.check_upload_size(content_length)
+        await self.check_upload_quota(requester.user.to_string(), content_length)
         media_id = random_media_id()
         path = self.filepaths.local_media_filepath(media_id)
         length, sha256 = await self.media_storage.store_file(path, content)
@@ -223,6 +238,7 @@ class MediaRepository:
                     "Media ID already has content",
                     Codes.CANNOT_OVERWRITE_MEDIA,
                 )
+            await self.check_upload_quota(user_id, content_length)
             path = self.filepaths.local_media_filepath(media_id)
             length, sha256 = await self.media_storage.store_file(path, content)
             self.check_upload_size(length)

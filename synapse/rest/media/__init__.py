@@ -7,6 +7,7 @@ Nothing is served when ``enable_media_repo`` is false (a media worker serves it)
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from synapse.http.server import JsonResource
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
     from twisted.web.resource import Resource
 
     from synapse.server import HomeServer
+
+logger = logging.getLogger(__name__)
 
 
 def register_servlets(hs: HomeServer, http_server: JsonResource) -> None:
@@ -63,4 +66,6 @@ def listener_resources(hs: HomeServer) -> dict[str, Resource]:
     """The ``media`` resource of a listener (none when the media repository is off)."""
     if not hs.config.media.enable_media_repo:
         return {}
+    if hs.config.media.url_preview_enabled:
+        logger.warning("url_preview_enabled: URL previews are not supported yet; ignoring it")
     return {MEDIA_PREFIX: MediaRepositoryResource(hs)}

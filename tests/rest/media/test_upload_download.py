@@ -8,6 +8,7 @@ import os
 from synapse.media.media_repository import MEDIA_ID_LENGTH
 from tests.matrix_spec import assert_response_matches_spec
 from tests.rest.media._base import MediaTestCase
+from tests.server import make_request
 from tests.unittest import override_config
 
 CONTENT_REPO = "client-server/content-repo.yaml"
@@ -179,3 +180,46 @@ class UploadDownloadTestCase(MediaTestCase):
         channel = self.download("abcdefghijklmnopqrstuvwx")
         self.assertEqual(channel.code, 404)
         self.assertEqual(channel.json_body["errcode"], "M_UNRECOGNIZED")
+
+
+class UploadQuotaTestCase(MediaTestCase):
+    @override_config(
+        {
+            "media_upload_limits": [
+                {"time_period": "1h", "max_size": 100},
+                {"time_period": "1d", "max_size": 150},
+            ]
+        }
+    )
+    def test_quotas(self) -> None:
+        self.assertEqual(self.upload(b"x" * 60).code, 200)
+        channel = self.upload(b"x" * 41)
+        self.assertEqual(channel.code, 403, channel.result)
+        self.assertEqual(channel.json_body["errcode"], "M_FORBIDDEN")
+        assert_response_matches_spec(
+            channel.json_body, CONTENT_REPO, "/media/v3/upload", "post", status=403
+        )
+        self.assertEqual(self.upload(b"x" * 40).code, 200)
+        # An hour later the hourly quota has room again, but not the daily one.
+        self.reactor.advance(3601)
+        self.assertEqual(self.upload(b"x" * 50).code, 200)
+        self.assertEqual(self.upload(b"x" * 1).code, 403)
+        # Async uploads count too.
+        media_id = self.get_success(
+            self.media_repo.create_media_id(
+                self.get_success(self.hs.get_auth().get_user_by_access_token(self.token))
+            )
+        )[0].rsplit("/", 1)[1]
+        channel = make_request(
+            self.reactor,
+            self.site,
+            "PUT",
+            f"/_matrix/media/v3/upload/test/{media_id}",
+            b"x",
+            access_token=self.token,
+            content_type=b"text/plain",
+        )
+        self.assertEqual(channel.code, 403)
+        # Quotas are per user.
+        bob = self.create_access_token(self.register_user("bob", "password"))
+        self.assertEqual(self.upload(b"x" * 100, token=bob).code, 200)

@@ -165,6 +165,17 @@ class MediaStore:
         )
         return int(rows[0][0])
 
+    async def get_media_uploaded_size_for_user(self, user_id: str, since_ms: int) -> int:
+        """How many bytes ``user_id`` uploaded to media IDs created after ``since_ms``."""
+        rows = await self.db_pool.execute(
+            "get_media_uploaded_size_for_user",
+            "SELECT COALESCE(SUM(media_length), 0) FROM local_media_repository"
+            " WHERE user_id = ? AND created_ts > ?",
+            user_id,
+            since_ms,
+        )
+        return int(rows[0][0])
+
     async def update_cached_last_access_time(
         self, media_ids: Collection[str], time_ms: int
     ) -> None:
