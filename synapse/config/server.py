@@ -191,7 +191,11 @@ class ServerConfig(Config):
         self.pid_file: str | None = abspath(pid_file) if pid_file else None
 
         self.serve_server_wellknown = read_bool(config, "serve_server_wellknown", False)
-        self.serve_client_wellknown = read_bool(config, "serve_client_wellknown", False)
+        # As in Synapse: the client well-known is served once public_baseurl is set
+        # explicitly (an explicit serve_client_wellknown still wins).
+        self.serve_client_wellknown = read_bool(
+            config, "serve_client_wellknown", config.get("public_baseurl") is not None
+        )
         self.extra_well_known_client_content = read_dict(config, "extra_well_known_client_content")
         self.user_agent_suffix = read_optional_str(config, "user_agent_suffix")
         self.use_frozen_dicts = read_bool(config, "use_frozen_dicts", False)

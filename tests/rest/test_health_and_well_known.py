@@ -24,6 +24,7 @@ class HealthAndWellKnownTestCase(HomeserverTestCase):
         self.assertEqual(channel.code, 405)
         self.assertEqual(channel.json_body["errcode"], "M_UNRECOGNIZED")
 
+    @override_config({"public_baseurl": None})
     def test_well_known_not_served_by_default(self) -> None:
         for path in ("/.well-known/matrix/client", "/.well-known/matrix/server"):
             channel = self.make_request("GET", path)
@@ -34,11 +35,7 @@ class HealthAndWellKnownTestCase(HomeserverTestCase):
         self.assertEqual(channel.json_body["errcode"], "M_UNRECOGNIZED")
 
     @override_config(
-        {
-            "public_baseurl": "https://matrix.example.com",
-            "serve_client_wellknown": True,
-            "serve_server_wellknown": True,
-        }
+        {"public_baseurl": "https://matrix.example.com", "serve_server_wellknown": True}
     )
     def test_well_known(self) -> None:
         channel = self.make_request("GET", "/.well-known/matrix/client")
@@ -57,6 +54,13 @@ class HealthAndWellKnownTestCase(HomeserverTestCase):
         assert_response_matches_spec(
             channel.json_body, "server-server/wellknown.yaml", "/matrix/server", "get"
         )
+
+    @override_config(
+        {"public_baseurl": "https://matrix.example.com", "serve_client_wellknown": False}
+    )
+    def test_client_well_known_can_be_turned_off(self) -> None:
+        channel = self.make_request("GET", "/.well-known/matrix/client")
+        self.assertEqual(channel.code, 404)
 
     @override_config({"public_baseurl": "http://[::1]:8008/", "serve_server_wellknown": True})
     def test_server_well_known_keeps_port(self) -> None:
