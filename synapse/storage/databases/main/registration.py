@@ -322,7 +322,7 @@ class RegistrationStore:
             try:
                 return await self.db_pool.runInteraction("add_access_token_to_user", _txn)
             except Exception as e:
-                if type(e).__name__ != "IntegrityError" or attempt == 4:
+                if not isinstance(e, self.db_pool.engine.module.IntegrityError) or attempt == 4:
                     raise
         raise AssertionError("unreachable")
 
