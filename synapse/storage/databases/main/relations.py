@@ -21,20 +21,21 @@ if TYPE_CHECKING:
     from synapse.server import HomeServer
     from synapse.storage.database import DatabasePool, LoggingTransaction
 
-# SQL conditions for a valid child ``e`` of a parent ``p``.
+# SQL conditions for a valid child ``e`` of a parent ``p``, joins of ``_CHILDREN_FROM`` included.
 _VALID_CHILD = (
-    "e.outlier = 0 AND e.soft_failed = 0 AND e.rejected_reason IS NULL"
+    "e.event_id = r.event_id AND p.event_id = r.relates_to_id"
+    " AND e.outlier = 0 AND e.soft_failed = 0 AND e.rejected_reason IS NULL"
     " AND e.room_id = p.room_id"
     " AND NOT EXISTS (SELECT 1 FROM redactions AS rd"
     " INNER JOIN events AS re ON re.event_id = rd.event_id"
     " WHERE rd.redacts = e.event_id AND re.room_id = e.room_id AND re.rejected_reason IS NULL)"
 )
 
-_CHILDREN_FROM = (
-    "event_relations AS r"
-    " INNER JOIN events AS e ON e.event_id = r.event_id"
-    " INNER JOIN events AS p ON p.event_id = r.relates_to_id"
-)
+# Every query names its parents (r.relates_to_id), so the relation rows drive the join.
+# SQLite keeps the order of a CROSS JOIN; without table statistics its planner would
+# otherwise walk every event of the parent's room (through e.room_id = p.room_id) for
+# each parent. PostgreSQL plans a CROSS JOIN with these conditions as an inner join.
+_CHILDREN_FROM = "event_relations AS r CROSS JOIN events AS e CROSS JOIN events AS p"
 
 
 @attr.s(slots=True, frozen=True, auto_attribs=True)
