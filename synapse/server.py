@@ -16,12 +16,14 @@ if TYPE_CHECKING:
     from synapse.api.auth import Auth
     from synapse.api.filtering import Filtering
     from synapse.config.homeserver import HomeServerConfig
+    from synapse.crypto.keyring import Keyring
     from synapse.events.client_serializer import EventClientSerializer
     from synapse.handlers.account_data import AccountDataHandler
     from synapse.handlers.auth import AuthHandler
     from synapse.handlers.deactivate_account import DeactivateAccountHandler
     from synapse.handlers.device import DeviceHandler
     from synapse.handlers.directory import DirectoryHandler
+    from synapse.handlers.key_server import KeyServerHandler
     from synapse.handlers.message import EventCreationHandler, MessageHandler
     from synapse.handlers.pagination import PaginationHandler
     from synapse.handlers.profile import ProfileHandler
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
     from synapse.handlers.set_password import SetPasswordHandler
     from synapse.handlers.sync import SyncHandler
     from synapse.handlers.typing import TypingHandler
+    from synapse.http.matrixfederationclient import MatrixFederationHttpClient
     from synapse.media.media_repository import MediaRepository
     from synapse.notifier import Notifier
     from synapse.persistence.context import StateHandler
@@ -315,3 +318,21 @@ class HomeServer:
         from synapse.media.media_repository import MediaRepository
 
         return MediaRepository(self)
+
+    @cache_in_self
+    def get_keyring(self) -> Keyring:
+        from synapse.crypto.keyring import Keyring
+
+        return Keyring(self)
+
+    @cache_in_self
+    def get_federation_http_client(self) -> MatrixFederationHttpClient:
+        from synapse.http.matrixfederationclient import MatrixFederationHttpClient
+
+        return MatrixFederationHttpClient(self)
+
+    @cache_in_self
+    def get_key_server_handler(self) -> KeyServerHandler:
+        from synapse.handlers.key_server import KeyServerHandler
+
+        return KeyServerHandler(self)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from http import HTTPStatus
 from typing import Any
 
@@ -230,3 +231,47 @@ class HttpResponseException(Exception):
         self.code = code
         self.msg = msg
         self.response = response
+
+    def to_synapse_error(self) -> SynapseError:
+        """The error to pass on to our own caller.
+
+        A body with a Matrix ``errcode`` keeps its code, message and extra fields;
+        anything else is the remote status with ``M_UNKNOWN``.
+        """
+        try:
+            body = json.loads(self.response)
+        except (ValueError, UnicodeDecodeError):
+            body = None
+        if not isinstance(body, dict) or not isinstance(body.get("errcode"), str):
+            return SynapseError(self.code, self.msg, Codes.UNKNOWN)
+        errcode = body["errcode"]
+        message = body.get("error")
+        extra = {k: v for k, v in body.items() if k not in ("errcode", "error")}
+        return SynapseError(
+            self.code, message if isinstance(message, str) else self.msg, errcode, extra
+        )
+
+
+class RequestSendFailed(RuntimeError):
+    """A request to another server could not be sent, or no response came back.
+
+    ``can_retry`` is False where trying again soon cannot help (e.g. the name does not
+    resolve, or resolves only to refused addresses).
+    """
+
+    def __init__(self, inner_exception: BaseException, can_retry: bool) -> None:
+        super().__init__(
+            f"Failed to send request: {type(inner_exception).__name__}: {inner_exception}"
+        )
+        self.inner_exception = inner_exception
+        self.can_retry = can_retry
+
+
+class FederationDeniedError(SynapseError):
+    """Federation with this server is not allowed (``federation_domain_whitelist``)."""
+
+    def __init__(self, destination: str) -> None:
+        super().__init__(
+            HTTPStatus.FORBIDDEN, f"Federation denied with {destination}.", Codes.FORBIDDEN
+        )
+        self.destination = destination

@@ -83,8 +83,12 @@ ADMIN_PROVIDER = "synapse.rest.admin"
 ALWAYS_SERVED = ("health",)
 
 # As in Synapse, listeners of the client or federation API serve the media repository
-# (/_matrix/media) too, so that configs listing only ``client`` can upload media.
-IMPLIED_RESOURCES: dict[str, tuple[str, ...]] = {"client": ("media",), "federation": ("media",)}
+# (/_matrix/media) too, so that configs listing only ``client`` can upload media; and
+# federation listeners serve the server key API (/_matrix/key).
+IMPLIED_RESOURCES: dict[str, tuple[str, ...]] = {
+    "client": ("media",),
+    "federation": ("media", "keys"),
+}
 
 
 def _with_implied(resource_names: Iterable[str]) -> list[str]:

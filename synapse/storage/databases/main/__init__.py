@@ -13,6 +13,7 @@ from synapse.storage.databases.main.event_timestamps import EventTimestampStore
 from synapse.storage.databases.main.events import PersistEventsStore
 from synapse.storage.databases.main.events_worker import EventsWorkerStore
 from synapse.storage.databases.main.filtering import FilteringStore
+from synapse.storage.databases.main.keys import KeyStore
 from synapse.storage.databases.main.media_repository import MediaStore
 from synapse.storage.databases.main.profile import ProfileStore
 from synapse.storage.databases.main.push_rule import PushRulesStore
@@ -66,6 +67,8 @@ class MainStores:
         self.account_data = AccountDataStore(database, hs)
         self.event_push_actions = EventPushActionsStore(database, hs)
         self.push_rules = PushRulesStore(database, hs)
+        # Other servers' signing keys (see docs/development/federation.md).
+        self.keys = KeyStore(database, hs)
         self.persist_events = PersistEventsStore(
             database,
             hs,

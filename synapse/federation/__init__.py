@@ -1,0 +1,1 @@
+"""Federation: the Server-Server API (see docs/development/federation.md)."""

@@ -1,0 +1,1 @@
+"""The federation transport: HTTP endpoints served (``server``) and requests made."""

@@ -1,0 +1,1 @@
+"""Outbound federation connections: server discovery (well-known, SRV) and the agent."""
