@@ -47,6 +47,11 @@ MAXIMUM_ALLOWED_MAX_TIMEOUT_MS = 60_000
 # How often a waiting download looks again (uploads by another process are seen this way).
 _UPLOAD_POLL_INTERVAL_S = 0.5
 
+# The types a thumbnail response may have (the spec's list).
+THUMBNAIL_CONTENT_TYPES = frozenset(
+    {"image/jpeg", "image/png", "image/apng", "image/gif", "image/webp"}
+)
+
 # Download times are written in batches, this often.
 _ACCESS_TIME_FLUSH_INTERVAL_MS = 60_000
 
@@ -404,6 +409,7 @@ class MediaRepository:
                 (spec.width, spec.height) == (image.width, image.height)
                 and (want_animated or not image.animated)
                 and not image.rotated
+                and media_type in THUMBNAIL_CONTENT_TYPES
             ):
                 # Thumbnailing would not make it smaller: the original is the answer.
                 assert media.media_length is not None
@@ -411,7 +417,7 @@ class MediaRepository:
                     path=path,
                     media_type=media_type,
                     length=media.media_length,
-                    upload_name=None,
+                    upload_name="thumbnail." + media_type.partition("/")[2],
                     force_inline=True,
                 )
             return await self._get_or_generate_thumbnail(media_id, image, spec, want_animated)
@@ -509,8 +515,10 @@ class MediaRepository:
         try:
             output_type = static_thumbnail_type(media_type)
             for spec in self._configured_specs(image, output_type):
-                if (spec.width, spec.height) == (image.width, image.height) and not (
-                    image.animated or image.rotated
+                if (
+                    (spec.width, spec.height) == (image.width, image.height)
+                    and not (image.animated or image.rotated)
+                    and media_type in THUMBNAIL_CONTENT_TYPES
                 ):
                     continue
                 async with self._thumbnail_linearizer.queue((media_id, spec)):

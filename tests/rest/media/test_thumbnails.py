@@ -88,7 +88,14 @@ class ThumbnailTestCase(MediaTestCase):
         self.assertEqual(channel.code, 200)
         self.assertEqual(channel.result["body"], data)
         self.assertEqual(self.header(channel, "Content-Type"), "image/png")
-        self.assertEqual(self.header(channel, "Content-Disposition"), "inline")
+        self.assertEqual(
+            self.header(channel, "Content-Disposition"), 'inline; filename="thumbnail.png"'
+        )
+        # A type the thumbnail API may not answer with is made into a thumbnail anyway.
+        media_id = self.upload_media(jpeg_bytes(16, 16), content_type=b"image/jpg")
+        channel = self.thumbnail(media_id, 32, 32, "crop")
+        self.assertEqual(self.header(channel, "Content-Type"), "image/jpeg")
+        self.assertEqual(open_image(channel.result["body"]).size, (16, 16))
 
     @override_config({"dynamic_thumbnails": True})
     def test_dynamic_thumbnails(self) -> None:
