@@ -11,10 +11,11 @@ import secrets
 import string
 from collections.abc import Collection, Iterable
 from http import HTTPStatus
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import attr
 from twisted.internet import defer
+from twisted.python.failure import Failure
 
 from synapse.api.errors import Codes, LimitExceededError, NotFoundError, SynapseError
 from synapse.api.ratelimiting import Ratelimiter
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+R = TypeVar("R")
+
 MEDIA_ID_LENGTH = 24
 _MEDIA_ID_ALPHABET = string.ascii_letters
 
@@ -54,6 +57,23 @@ THUMBNAIL_CONTENT_TYPES = frozenset(
 
 # Download times are written in batches, this often.
 _ACCESS_TIME_FLUSH_INTERVAL_MS = 60_000
+
+
+def _uncancellable(d: defer.Deferred[R]) -> defer.Deferred[R]:
+    """A Deferred with ``d``'s result; cancelling it leaves ``d`` to run to its end."""
+    waiter: defer.Deferred[R] = defer.Deferred()
+
+    def _forward(result: Any) -> None:
+        if not waiter.called:
+            if isinstance(result, Failure):
+                waiter.errback(result)
+            else:
+                waiter.callback(result)
+        elif isinstance(result, Failure):
+            logger.info("Abandoned media work failed: %s", result.value)
+
+    d.addBoth(_forward)
+    return waiter
 
 
 def random_media_id() -> str:
@@ -392,6 +412,24 @@ class MediaRepository:
                 Codes.UNKNOWN,
             )
         self._recently_accessed.add(media_id)
+        # Image work on a thread cannot be stopped: a client that goes away does not
+        # cancel it (the image stays open until the thread is done with it).
+        return await _uncancellable(
+            defer.ensureDeferred(
+                self._local_thumbnail(media, media_type, width, height, method, animated)
+            )
+        )
+
+    async def _local_thumbnail(
+        self,
+        media: LocalMedia,
+        media_type: str,
+        width: int,
+        height: int,
+        method: str,
+        animated: bool,
+    ) -> FileResponse:
+        media_id = media.media_id
         path = self.filepaths.local_media_filepath(media_id)
         image = await self._open_image(path)
         try:
