@@ -5,6 +5,7 @@ from __future__ import annotations
 import unittest
 
 from twisted.internet import defer
+from twisted.python.failure import Failure
 
 from synapse.media._base import content_disposition, is_valid_media_id
 from synapse.media.media_repository import MEDIA_ID_LENGTH, _uncancellable, random_media_id
@@ -24,9 +25,13 @@ class HelpersTestCase(unittest.TestCase):
         work: defer.Deferred[int] = defer.Deferred()
         waiter = _uncancellable(work)
         waiter.cancel()
-        failures: list[BaseException] = []
-        waiter.addErrback(lambda f: failures.append(f.value))
-        self.assertIsInstance(failures[0], defer.CancelledError)
+        failures: list[Failure] = []
+
+        def _failed(f: Failure) -> None:
+            failures.append(f)
+
+        waiter.addErrback(_failed)
+        self.assertIsInstance(failures[0].value, defer.CancelledError)
         self.assertFalse(work.called)
         work.callback(1)
         # Its result (or failure) goes nowhere, quietly.
