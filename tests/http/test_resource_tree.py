@@ -56,3 +56,5 @@ class ResourceTreeTestCase(HomeserverTestCase):
         code, _ = self.request(["client"], "GET", "/_matrix/media/v3/config")
         self.assertEqual(code, 401)
         self.assertEqual(self.request(["metrics"], "GET", "/_matrix/media/v3/config")[0], 404)
+        # Listing media as well is no conflict.
+        self.assertIn("/_matrix/media", resources_for_listener(self.hs, ["client", "media"]))
