@@ -442,7 +442,13 @@ class MediaRepository:
             else:
                 candidates = self._configured_specs(image, output_type)
             spec = select_thumbnail(candidates, width, height, method)
-            assert spec is not None
+            if spec is None:
+                # No thumbnail_sizes are configured.
+                raise SynapseError(
+                    HTTPStatus.BAD_REQUEST,
+                    "Cannot generate thumbnails for the requested content",
+                    Codes.UNKNOWN,
+                )
             if (
                 (spec.width, spec.height) == (image.width, image.height)
                 and (want_animated or not image.animated)

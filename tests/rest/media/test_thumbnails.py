@@ -147,6 +147,13 @@ class ThumbnailTestCase(MediaTestCase):
                 channel.json_body, AUTHED_CONTENT_REPO, THUMBNAIL_PATH, "get", status=400
             )
 
+    @override_config({"thumbnail_sizes": []})
+    def test_no_thumbnail_sizes(self) -> None:
+        media_id = self.upload_media(png_bytes(100, 100))
+        channel = self.thumbnail(media_id, 32, 32, "crop")
+        self.assertEqual(channel.code, 400, channel.result)
+        self.assertEqual(channel.json_body["errcode"], "M_UNKNOWN")
+
     @override_config({"max_image_pixels": 1000})
     def test_too_many_pixels(self) -> None:
         media_id = self.upload_media(png_bytes(40, 40))
