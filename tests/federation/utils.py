@@ -286,3 +286,45 @@ class FederatingHomeserverTestCase(HomeserverTestCase):
         self.addCleanup(close_pools)
         self.network.add_homeserver(hs, self.federation_servlets)
         return hs
+
+    def federation_request(
+        self,
+        method: str,
+        path: str,
+        content: Any = None,
+        origin: Any = None,
+        destination: str | None = None,
+        headers: Iterable[tuple[bytes, bytes]] = (),
+        target: Any = None,
+        by: float = 0.1,
+    ) -> FakeChannel:
+        """Send a request to the federation listener of ``target`` (default ``self.hs``).
+
+        With ``origin`` (a homeserver) it is signed by that server for ``destination``
+        (default the target's name); ``headers`` are added as given. The clock moves on
+        by up to ``100 * by`` seconds while waiting (for retries of key fetches).
+        """
+        target = target or self.hs
+        body = b"" if content is None else json.dumps(content).encode("utf-8")
+        request_headers = Headers({b"Host": [target.hostname.encode("ascii")]})
+        if content is not None:
+            request_headers.addRawHeader(b"Content-Type", b"application/json")
+        if origin is not None:
+            for value in origin.get_federation_http_client().build_auth_headers(
+                destination or target.hostname, method, path.encode("ascii"), content
+            ):
+                request_headers.addRawHeader(b"Authorization", value)
+        for name, value in headers:
+            request_headers.addRawHeader(name, value)
+        site = self.network.sites[target.hostname]
+        return self.get_success(
+            send_into_site(
+                self.reactor,
+                site,
+                method.encode("ascii"),
+                path.encode("ascii"),
+                request_headers,
+                body,
+            ),
+            by=by,
+        )
