@@ -14,7 +14,6 @@ from synapse.api.errors import Codes, NotFoundError, SynapseError
 from synapse.push.rules import (
     CONDITION_KINDS,
     KINDS,
-    PushRule,
     PushRuleKind,
     PushRuleset,
     build_ruleset,
@@ -73,8 +72,9 @@ class PushRulesHandler:
         """The user's rules merged with the server defaults, in evaluation order."""
         return build_ruleset(user_id, await self._store.get_push_rules_for_user(user_id))
 
-    async def get_rule(self, user_id: str, kind: str, rule_id: str) -> PushRule:
-        """One rule of the user's ruleset (404 M_NOT_FOUND if there is none)."""
+    async def get_rule(self, user_id: str, kind: str, rule_id: str) -> JsonDict:
+        """One rule of the user's ruleset as clients see it (404 M_NOT_FOUND if there
+        is none)."""
         check_kind(kind)
         rule = (await self.get_ruleset(user_id)).get(kind, rule_id)
         if rule is None:

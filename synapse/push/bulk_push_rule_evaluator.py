@@ -21,13 +21,24 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from synapse.api.constants import EventContentFields, EventTypes, Membership, RelationTypes
 from synapse.event_auth import get_user_power_level, parse_power_level
 from synapse.events import EventBase
-from synapse.push.evaluator import PushRuleEvaluator, actions_highlight, actions_notify
-from synapse.push.rules import LEGACY_MENTION_RULES, PushRuleset, build_ruleset
+from synapse.push.evaluator import (
+    EvaluationPlan,
+    PowerLevelsNeeded,
+    PushRuleEvaluator,
+    actions_highlight,
+    actions_notify,
+)
+from synapse.push.rules import (
+    RulesetTemplate,
+    UserContext,
+    build_template,
+    template_signature,
+)
 from synapse.storage.databases.main.event_push_actions import (
     MAIN_TIMELINE,
     EventPushActions,
@@ -62,20 +73,26 @@ class _RoomMembers:
         evaluator: BulkPushRuleEvaluator,
         room_id: str,
         joined: Iterable[str],
+        is_mine_id: Callable[[str], bool],
     ) -> None:
         self._evaluator = evaluator
         self._room_id = room_id
+        self._is_mine_id = is_mine_id
         self.joined = set(joined)
+        self.local = {u for u in self.joined if is_mine_id(u)}
         self._names: dict[str, str | None] | None = None
         self._changes: list[EventBase] = []
 
     def apply(self, event: EventBase) -> None:
         """Take a membership event of the batch into account for the events after it."""
-        membership = event.content.get("membership")
-        if membership == Membership.JOIN:
-            self.joined.add(event.state_key)
+        user_id = event.state_key
+        if event.content.get("membership") == Membership.JOIN:
+            self.joined.add(user_id)
+            if self._is_mine_id(user_id):
+                self.local.add(user_id)
         else:
-            self.joined.discard(event.state_key)
+            self.joined.discard(user_id)
+            self.local.discard(user_id)
         self._changes.append(event)
         if self._names is not None:
             _apply_name(self._names, event)
@@ -122,8 +139,14 @@ class BulkPushRuleEvaluator:
         self._events = stores.events
         # Room -> local joined user -> display name; dropped when a batch changes members.
         self._local_names: LruCache[str, dict[str, str | None]] = LruCache(10_000)
-        # User -> (the stored rules it was built from, the ruleset).
-        self._rulesets: LruCache[str, tuple[UserPushRules, PushRuleset]] = LruCache(50_000)
+        # User -> (the stored rules it was built from, their template).
+        self._user_templates: LruCache[str, tuple[UserPushRules, RulesetTemplate]] = LruCache(
+            50_000
+        )
+        # Signature of stored rules -> template: users who changed nothing share one.
+        self._templates: LruCache[str, RulesetTemplate] = LruCache(10_000)
+        # User -> (account data position, the users they ignore at that position).
+        self._ignored: LruCache[str, tuple[int, frozenset[str]]] = LruCache(50_000)
 
     # --- the persistence hook --------------------------------------------------------
     async def push_actions_for_batch(
@@ -145,7 +168,10 @@ class BulkPushRuleEvaluator:
                 continue
             if members is None:
                 members = _RoomMembers(
-                    self, room_id, await self._members.get_users_in_room(room_id)
+                    self,
+                    room_id,
+                    await self._members.get_users_in_room(room_id),
+                    self._hs.is_mine_id,
                 )
             item = await self._actions_for_event(event, context, members, batch)
             if item is not None:
@@ -179,7 +205,7 @@ class BulkPushRuleEvaluator:
             local_sender=sender if self._hs.is_mine_id(sender) else None,
             redacts=event.redacts if event.type == EventTypes.Redaction else None,
         )
-        recipients = [u for u in members.joined if u != sender and self._hs.is_mine_id(u)]
+        recipients = [u for u in members.local if u != sender]
         if (
             event.type == EventTypes.Member
             and event.content.get("membership") == Membership.INVITE
@@ -189,9 +215,6 @@ class BulkPushRuleEvaluator:
             and event.state_key not in members.joined
         ):
             recipients.append(event.state_key)
-        recipients = [
-            u for u in recipients if sender not in await get_ignored_users(self._stores, u)
-        ]
         if recipients:
             await self._evaluate(event, context, members, batch, recipients, item)
         if item.notifications or item.local_sender or item.redacts:
@@ -207,35 +230,73 @@ class BulkPushRuleEvaluator:
         recipients: Collection[str],
         item: EventPushActions,
     ) -> None:
-        sender_level, notification_levels = await self._power_at(event, context, batch)
-        evaluator = PushRuleEvaluator(event, len(members.joined), sender_level, notification_levels)
-        rulesets = await self.get_rulesets(recipients)
-        names: Mapping[str, str | None] | None = None
+        evaluator = PushRuleEvaluator(event, len(members.joined))
+        templates = await self.get_templates(recipients)
+        plans: dict[int, EvaluationPlan] = {}
+        for template in {id(t): t for t in templates.values()}.values():
+            while True:
+                try:
+                    plans[id(template)] = evaluator.plan(template)
+                    break
+                except PowerLevelsNeeded:
+                    evaluator.set_power_levels(*await self._power_at(event, context, batch))
+        if not any(p.candidates or _notifies(p.generic_actions) for p in plans.values()):
+            return
+        names: Mapping[str, str | None] = {}
+        if any(p.needs_display_name for p in plans.values()):
+            names = await members.display_names()
+        # id(actions) -> (notify, highlight), for the few distinct action lists.
+        decided: dict[int, tuple[bool, bool]] = {}
+        notified: list[tuple[str, list[Any], bool]] = []
         for user_id in recipients:
-            ruleset = rulesets[user_id]
-            name: str | None = None
-            if _needs_display_name(event, ruleset):
-                if names is None:
-                    names = await members.display_names()
-                name = names.get(user_id)
-            actions = evaluator.run(ruleset.rules, user_id, name)
-            if actions and actions_notify(actions):
-                item.notifications[user_id] = UserNotification(actions, actions_highlight(actions))
+            plan = plans[id(templates[user_id])]
+            if plan.candidates:
+                actions = evaluator.actions_for(plan, UserContext(user_id, names.get(user_id)))
+            else:
+                actions = plan.generic_actions
+            if actions is None:
+                continue
+            decision = decided.get(id(actions))
+            if decision is None:
+                decision = decided[id(actions)] = (
+                    actions_notify(actions),
+                    actions_highlight(actions),
+                )
+            if decision[0]:
+                notified.append((user_id, actions, decision[1]))
+        for user_id, actions, highlight in notified:
+            if not await self._ignores(user_id, event.sender):
+                item.notifications[user_id] = UserNotification(actions, highlight)
 
     # --- rules, members and power ------------------------------------------------------
-    async def get_rulesets(self, user_ids: Collection[str]) -> dict[str, PushRuleset]:
-        """Each user's ruleset (built once per change of their stored rules)."""
+    async def get_templates(self, user_ids: Collection[str]) -> dict[str, RulesetTemplate]:
+        """Each user's rules (users with the same stored rules share one template)."""
         stored = await self._push_rules.bulk_get_push_rules(user_ids)
-        out: dict[str, PushRuleset] = {}
+        out: dict[str, RulesetTemplate] = {}
         for user_id, rules in stored.items():
-            cached = self._rulesets.get(user_id)
+            cached = self._user_templates.get(user_id)
             if cached is not None and cached[0] is rules:
                 out[user_id] = cached[1]
                 continue
-            ruleset = build_ruleset(user_id, rules)
-            self._rulesets.set(user_id, (rules, ruleset))
-            out[user_id] = ruleset
+            signature = template_signature(rules)
+            template = self._templates.get(signature)
+            if template is None:
+                template = build_template(rules)
+                self._templates.set(signature, template)
+            self._user_templates.set(user_id, (rules, template))
+            out[user_id] = template
         return out
+
+    async def _ignores(self, user_id: str, sender: str) -> bool:
+        """Whether ``user_id`` ignores ``sender`` (remembered until their account data
+        changes)."""
+        store = self._stores.account_data
+        cached = self._ignored.get(user_id)
+        if cached is None or store.has_account_data_changed(user_id, cached[0]):
+            position = store.get_max_account_data_stream_id()
+            cached = (position, await get_ignored_users(self._stores, user_id))
+            self._ignored.set(user_id, cached)
+        return sender in cached[1]
 
     async def local_display_names(self, room_id: str) -> Mapping[str, str | None]:
         """The display names of the room's joined local users, from current state."""
@@ -296,10 +357,5 @@ class BulkPushRuleEvaluator:
         return MAIN_TIMELINE
 
 
-def _needs_display_name(event: EventBase, ruleset: PushRuleset) -> bool:
-    """Whether evaluating the rules may look at the user's display name."""
-    if not ruleset.display_name_rules or not isinstance(event.content.get("body"), str):
-        return False
-    if "m.mentions" not in event.content:
-        return True
-    return not ruleset.display_name_rules <= LEGACY_MENTION_RULES
+def _notifies(actions: list[Any] | None) -> bool:
+    return actions is not None and actions_notify(actions)

@@ -12,10 +12,17 @@ Besides the rules the spec lists today, the legacy mention rules it used to list
 are kept in their historical places, as clients still show and toggle them; like the
 spec asked when intentional mentions arrived, they are skipped for events whose content
 has ``m.mentions``.
+
+The server-default rules name the user (``.m.rule.invite_for_me``,
+``.m.rule.is_user_mention``, ``.m.rule.contains_user_name``) through placeholders
+(``USER_ID``, ``USER_LOCALPART``) rather than the values: so every user who changed
+nothing shares one ``RulesetTemplate``, and an event is evaluated once per template
+with only the user-dependent conditions checked per user (see ``evaluator.py``).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
@@ -24,7 +31,7 @@ import attr
 
 from synapse.api.errors import Codes, SynapseError
 from synapse.storage.databases.main.push_rule import UserPushRules
-from synapse.types import JsonDict, JsonMapping, UserID
+from synapse.types import JsonDict, JsonMapping
 
 
 class PushRuleKind:
@@ -61,12 +68,62 @@ _SOUND_DEFAULT: Final = {"set_tweak": "sound", "value": "default"}
 _HIGHLIGHT: Final = {"set_tweak": "highlight"}
 
 
+@attr.s(slots=True, frozen=True, auto_attribs=True)
+class UserValue:
+    """A placeholder in a server-default rule for a value of the user it is evaluated for."""
+
+    name: str
+
+
+USER_ID: Final = UserValue("user_id")
+USER_LOCALPART: Final = UserValue("localpart")
+
+
+class UserContext:
+    """What user-dependent conditions look at: the user and their display name in the room."""
+
+    __slots__ = ("user_id", "display_name", "_localpart")
+
+    def __init__(self, user_id: str, display_name: str | None = None) -> None:
+        self.user_id = user_id
+        self.display_name = display_name
+        self._localpart: str | None = None
+
+    @property
+    def localpart(self) -> str:
+        if self._localpart is None:
+            self._localpart = self.user_id[1:].partition(":")[0]
+        return self._localpart
+
+    def value(self, placeholder: UserValue) -> str:
+        return self.user_id if placeholder is USER_ID else self.localpart
+
+
+def substitute(value: Any, user: UserContext) -> Any:
+    """``value`` with its placeholders replaced by the user's values."""
+    if isinstance(value, UserValue):
+        return user.value(value)
+    if isinstance(value, Mapping):
+        return {k: substitute(v, user) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [substitute(v, user) for v in value]
+    return value
+
+
+def is_user_dependent(condition: JsonMapping) -> bool:
+    """Whether a condition's result depends on the user it is evaluated for."""
+    return condition.get("kind") == "contains_display_name" or any(
+        isinstance(v, UserValue) for v in condition.values()
+    )
+
+
 @attr.s(slots=True, frozen=True, auto_attribs=True, eq=False)
 class PushRule:
-    """One rule of a user's ruleset, with the user's enabled/actions changes applied.
+    """One rule, with the user's enabled/actions changes applied.
 
     ``conditions`` are what the rule tests, also for content, room and sender rules
-    (whose clients see a ``pattern`` or only the rule ID instead).
+    (whose clients see a ``pattern`` or only the rule ID instead); in server-default
+    rules they may hold placeholders (``UserValue``).
     """
 
     kind: str
@@ -75,57 +132,75 @@ class PushRule:
     actions: Sequence[Any]
     default: bool = False
     enabled: bool = True
-    pattern: str | None = None
+    pattern: str | UserValue | None = None
+    # Per condition, a key under which its result for one event is shared between
+    # users (None: the condition depends on the user).
+    condition_keys: tuple[str | None, ...] = attr.ib(init=False)
 
-    def to_client(self) -> JsonDict:
-        """The rule as the push rules API and ``m.push_rules`` show it."""
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(
+            self, "condition_keys", tuple(_condition_key(c) for c in self.conditions)
+        )
+
+    def to_client(self, user_id: str) -> JsonDict:
+        """The rule as the push rules API and ``m.push_rules`` show it to ``user_id``."""
+        user = UserContext(user_id)
         out: JsonDict = {
             "rule_id": self.rule_id,
             "default": self.default,
             "enabled": self.enabled,
-            "actions": [_copy_json(a) for a in self.actions],
+            "actions": substitute(self.actions, user),
         }
         if self.kind in CONDITION_KINDS:
-            out["conditions"] = [dict(_copy_json(c)) for c in self.conditions]
+            out["conditions"] = substitute(self.conditions, user)
         elif self.kind == PushRuleKind.CONTENT and self.pattern is not None:
-            out["pattern"] = self.pattern
+            out["pattern"] = substitute(self.pattern, user)
         return out
+
+
+@attr.s(slots=True, frozen=True, auto_attribs=True, eq=False)
+class RulesetTemplate:
+    """Rules in evaluation order, shared by every user whose stored rules are the same."""
+
+    rules: tuple[PushRule, ...]
 
 
 @attr.s(slots=True, frozen=True, auto_attribs=True)
 class PushRuleset:
     """A user's rules in evaluation order."""
 
-    rules: tuple[PushRule, ...]
-    # The enabled rules that look at the user's display name.
-    display_name_rules: frozenset[str] = frozenset()
+    user_id: str
+    template: RulesetTemplate
 
-    def get(self, kind: str, rule_id: str) -> PushRule | None:
-        for rule in self.rules:
+    @property
+    def rules(self) -> tuple[PushRule, ...]:
+        return self.template.rules
+
+    def get(self, kind: str, rule_id: str) -> JsonDict | None:
+        """One rule as clients see it, or None."""
+        for rule in self.template.rules:
             if rule.kind == kind and rule.rule_id == rule_id:
-                return rule
+                return rule.to_client(self.user_id)
         return None
 
     def to_client(self) -> JsonDict:
         """``{kind: [rule, ...]}`` for every kind: the ``global`` ruleset."""
         out: JsonDict = {kind: [] for kind in KINDS}
-        for rule in self.rules:
-            out[rule.kind].append(rule.to_client())
+        for rule in self.template.rules:
+            out[rule.kind].append(rule.to_client(self.user_id))
         return out
 
 
-def _copy_json(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {k: _copy_json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_copy_json(v) for v in value]
-    return value
+def _condition_key(condition: JsonMapping) -> str | None:
+    if is_user_dependent(condition):
+        return None
+    return json.dumps(condition, sort_keys=True, default=repr)
 
 
 # --- the server-default rules ----------------------------------------------------------
 
 
-def _event_match(key: str, pattern: str) -> JsonDict:
+def _event_match(key: str, pattern: str | UserValue) -> JsonDict:
     return {"kind": "event_match", "key": key, "pattern": pattern}
 
 
@@ -135,14 +210,15 @@ def _default(
     conditions: list[JsonDict],
     actions: list[Any],
     enabled: bool = True,
-    pattern: str | None = None,
+    pattern: str | UserValue | None = None,
 ) -> PushRule:
     return PushRule(kind, rule_id, conditions, actions, True, enabled, pattern)
 
 
-def server_default_rules(user_id: str) -> list[PushRule]:
-    """The server-default rules for ``user_id``, kind by kind, in the spec's order."""
-    localpart = UserID.from_string(user_id).localpart
+def server_default_rules() -> list[PushRule]:
+    """The server-default rules, kind by kind, in the spec's order (with placeholders
+    for the user's ID and localpart)."""
+    user_id, localpart = USER_ID, USER_LOCALPART
     o, u = PushRuleKind.OVERRIDE, PushRuleKind.UNDERRIDE
     return [
         _default(o, MASTER_RULE_ID, [], [], enabled=False),
@@ -249,9 +325,8 @@ def server_default_rules(user_id: str) -> list[PushRule]:
     ]
 
 
-_DEFAULT_RULE_KEYS: Final = frozenset(
-    (r.kind, r.rule_id) for r in server_default_rules("@placeholder:localhost")
-)
+_DEFAULT_RULES: Final = tuple(server_default_rules())
+_DEFAULT_RULE_KEYS: Final = frozenset((r.kind, r.rule_id) for r in _DEFAULT_RULES)
 
 
 def is_server_default_rule(kind: str, rule_id: str) -> bool:
@@ -276,6 +351,11 @@ def user_rule_conditions(
 
 def build_ruleset(user_id: str, stored: UserPushRules) -> PushRuleset:
     """The user's ruleset: their own rules merged with the server defaults."""
+    return PushRuleset(user_id, build_template(stored))
+
+
+def build_template(stored: UserPushRules) -> RulesetTemplate:
+    """The rules of everyone with these stored rules, in evaluation order."""
     own: dict[str, list[PushRule]] = {kind: [] for kind in KINDS}
     for r in stored.rules:
         if r.kind not in own:
@@ -293,7 +373,7 @@ def build_ruleset(user_id: str, stored: UserPushRules) -> PushRuleset:
         )
     defaults: dict[str, list[PushRule]] = {kind: [] for kind in KINDS}
     master: PushRule | None = None
-    for rule in server_default_rules(user_id):
+    for rule in _DEFAULT_RULES:
         override = stored.overrides.get((rule.kind, rule.rule_id))
         if override is not None:
             rule = attr.evolve(
@@ -313,12 +393,19 @@ def build_ruleset(user_id: str, stored: UserPushRules) -> PushRuleset:
     for kind in KINDS:
         ordered.extend(own[kind])
         ordered.extend(defaults[kind])
-    display_name_rules = frozenset(
-        rule.rule_id
-        for rule in ordered
-        if rule.enabled and any(c.get("kind") == "contains_display_name" for c in rule.conditions)
+    return RulesetTemplate(tuple(ordered))
+
+
+def template_signature(stored: UserPushRules) -> str:
+    """Equal for stored rules that give the same template."""
+    return json.dumps(
+        [
+            [attr.astuple(r) for r in stored.rules],
+            sorted((k, attr.astuple(v)) for k, v in stored.overrides.items()),
+        ],
+        sort_keys=True,
+        default=repr,
     )
-    return PushRuleset(tuple(ordered), display_name_rules)
 
 
 # --- checking what clients send ----------------------------------------------------------

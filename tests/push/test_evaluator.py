@@ -15,7 +15,7 @@ from synapse.push.evaluator import (
     glob_matches,
     parse_dotted_key,
 )
-from synapse.push.rules import PushRule, build_ruleset
+from synapse.push.rules import PushRule, UserContext, build_ruleset
 from synapse.storage.databases.main.push_rule import UserPushRules
 from synapse.types import JsonDict
 
@@ -57,7 +57,7 @@ def evaluator(
 def holds(
     condition: JsonDict, event: EventBase, display_name: str | None = None, **kw: Any
 ) -> bool:
-    return evaluator(event, **kw).matches(condition, ME, display_name)
+    return evaluator(event, **kw).matches(condition, UserContext(ME, display_name))
 
 
 def match(key: str, pattern: str) -> JsonDict:
@@ -255,8 +255,8 @@ class DisplayNameTestCase(TestCase):
 
     def test_depends_on_the_user(self) -> None:
         ev = evaluator(make_event({"body": "hi Bob"}))
-        self.assertTrue(ev.matches(self.condition, "@b:test", "Bob"))
-        self.assertFalse(ev.matches(self.condition, "@c:test", "Carol"))
+        self.assertTrue(ev.matches(self.condition, UserContext("@b:test", "Bob")))
+        self.assertFalse(ev.matches(self.condition, UserContext("@c:test", "Carol")))
 
 
 class MemberCountTestCase(TestCase):
@@ -328,7 +328,7 @@ class UnknownConditionTestCase(TestCase):
             [{"kind": "event_match", "key": "type", "pattern": "*"}, {"kind": "nope"}],
             ["notify"],
         )
-        self.assertIsNone(evaluator(make_event()).run([rule], ME, None))
+        self.assertIsNone(evaluator(make_event()).run([rule], UserContext(ME)))
 
 
 class RunTestCase(TestCase):
@@ -341,31 +341,33 @@ class RunTestCase(TestCase):
             PushRule("underride", "later", anything, []),
         ]
         self.assertEqual(
-            evaluator(make_event()).run(rules, ME, None), ["notify", {"set_tweak": "b"}]
+            evaluator(make_event()).run(rules, UserContext(ME)), ["notify", {"set_tweak": "b"}]
         )
 
     def test_no_rule_matches(self) -> None:
-        self.assertIsNone(evaluator(make_event()).run([], ME, None))
+        self.assertIsNone(evaluator(make_event()).run([], UserContext(ME)))
 
     def test_legacy_mention_rules_skipped_with_mentions(self) -> None:
         ruleset = build_ruleset(ME, UserPushRules())
         # The body names the user, but m.mentions (empty) says who is mentioned.
         with_mentions = make_event({"body": "hi me", "msgtype": "m.text", "m.mentions": {}})
         without = make_event({"body": "hi me", "msgtype": "m.text"})
-        actions = evaluator(with_mentions).run(ruleset.rules, ME, "me")
+        actions = evaluator(with_mentions).run(ruleset.rules, UserContext(ME, "me"))
         assert actions is not None
         self.assertFalse(actions_highlight(actions))
-        actions = evaluator(without).run(ruleset.rules, ME, "me")
+        actions = evaluator(without).run(ruleset.rules, UserContext(ME, "me"))
         assert actions is not None
         self.assertTrue(actions_highlight(actions))
 
     def test_condition_results_are_shared_between_users(self) -> None:
+        rule = PushRule("override", "r", [match("content.body", "x")], ["notify"])
         ev = evaluator(make_event({"body": "x"}))
-        condition = match("content.body", "x")
-        self.assertTrue(ev.matches(condition, "@a:test", None))
+        self.assertEqual(ev.run([rule], UserContext("@a:test")), ["notify"])
         # Answered from memory for the next user.
         ev._event = make_event({"body": "y"})
-        self.assertTrue(ev.matches(dict(condition), "@b:test", None))
+        self.assertEqual(ev.run([rule], UserContext("@b:test")), ["notify"])
+        fresh = evaluator(make_event({"body": "y"}))
+        self.assertIsNone(fresh.run([rule], UserContext("@b:test")))
 
 
 class ActionsTestCase(TestCase):

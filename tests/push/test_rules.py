@@ -12,11 +12,14 @@ from synapse.push.rules import (
     KINDS,
     LEGACY_MENTION_RULES,
     PushRuleKind,
+    PushRuleset,
     build_ruleset,
+    build_template,
     check_actions,
     check_conditions,
     is_server_default_rule,
     server_default_rules,
+    template_signature,
 )
 from synapse.storage.databases.main.push_rule import (
     DefaultRuleOverride,
@@ -65,14 +68,14 @@ def spec_default_rules() -> dict[str, list[JsonDict]]:
 def by_kind(rules: Any) -> dict[str, list[JsonDict]]:
     out: dict[str, list[JsonDict]] = {kind: [] for kind in KINDS}
     for rule in rules:
-        out[rule.kind].append(rule.to_client())
+        out[rule.kind].append(rule.to_client(ME))
     return out
 
 
 class DefaultRulesTestCase(TestCase):
     def test_match_the_spec_definitions_in_order(self) -> None:
         spec = spec_default_rules()
-        ours = by_kind(server_default_rules(ME))
+        ours = by_kind(server_default_rules())
         self.assertGreater(len(spec[PushRuleKind.OVERRIDE]), 5)
         self.assertGreater(len(spec[PushRuleKind.UNDERRIDE]), 3)
         for kind, spec_rules in spec.items():
@@ -83,7 +86,7 @@ class DefaultRulesTestCase(TestCase):
                 self.assertEqual(mine, theirs, theirs["rule_id"])
 
     def test_legacy_rules_in_their_historical_places(self) -> None:
-        ours = by_kind(server_default_rules(ME))
+        ours = by_kind(server_default_rules())
         override = [r["rule_id"] for r in ours[PushRuleKind.OVERRIDE]]
         self.assertEqual(
             override.index(".m.rule.contains_display_name"),
@@ -110,7 +113,7 @@ class DefaultRulesTestCase(TestCase):
         )
 
     def test_every_rule_id_starts_with_a_dot_and_is_unique(self) -> None:
-        ids = [r.rule_id for r in server_default_rules(ME)]
+        ids = [r.rule_id for r in server_default_rules()]
         self.assertTrue(all(i.startswith(".m.rule.") for i in ids))
         self.assertEqual(len(ids), len(set(ids)))
         self.assertTrue(is_server_default_rule("override", ".m.rule.master"))
@@ -126,7 +129,6 @@ class BuildRulesetTestCase(TestCase):
             [r.kind for r in ruleset.rules],
             sorted((r.kind for r in ruleset.rules), key=KINDS.index),
         )
-        self.assertEqual(ruleset.display_name_rules, {".m.rule.contains_display_name"})
 
     def test_user_rules_before_defaults_after_master(self) -> None:
         stored = UserPushRules(
@@ -157,14 +159,12 @@ class BuildRulesetTestCase(TestCase):
         self.assertNotIn("conditions", client["content"][0])
         self.assertEqual(client["underride"][0]["conditions"], [{"kind": "x"}])
         # Room, sender and content rules test what their kind implies.
-        room_rule = ruleset.get("room", "!r:x")
-        assert room_rule is not None
+        rules = {r.rule_id: r for r in ruleset.rules}
         self.assertEqual(
-            list(room_rule.conditions),
+            list(rules["!r:x"].conditions),
             [{"kind": "event_property_is", "key": "room_id", "value": "!r:x"}],
         )
-        content_rule = ruleset.get("content", "c")
-        assert content_rule is not None
+        content_rule = rules["c"]
         self.assertEqual(
             list(content_rule.conditions),
             [{"kind": "event_match", "key": "content.body", "pattern": "cake*"}],
@@ -183,11 +183,24 @@ class BuildRulesetTestCase(TestCase):
         master = ruleset.get("override", ".m.rule.master")
         message = ruleset.get("underride", ".m.rule.message")
         assert master is not None and message is not None
-        self.assertTrue(master.enabled)
-        self.assertEqual(list(message.actions), [])
-        self.assertTrue(message.default)
-        self.assertEqual(ruleset.display_name_rules, frozenset())
+        self.assertTrue(master["enabled"])
+        self.assertEqual(message["actions"], [])
+        self.assertTrue(message["default"])
         self.assertIsNone(ruleset.get("override", ".m.rule.gone"))
+
+    def test_users_with_the_same_stored_rules_share_a_template(self) -> None:
+        changed = UserPushRules(
+            overrides={("override", ".m.rule.master"): DefaultRuleOverride(True)}
+        )
+        self.assertEqual(template_signature(UserPushRules()), template_signature(UserPushRules()))
+        self.assertNotEqual(template_signature(UserPushRules()), template_signature(changed))
+        # Placeholders stand for the user in the template, and are filled in for clients.
+        template = build_template(UserPushRules())
+        a = PushRuleset("@a:test", template).get("override", ".m.rule.is_user_mention")
+        b = PushRuleset("@b:test", template).get("override", ".m.rule.is_user_mention")
+        assert a is not None and b is not None
+        self.assertEqual(a["conditions"][0]["value"], "@a:test")
+        self.assertEqual(b["conditions"][0]["value"], "@b:test")
 
 
 class CheckInputTestCase(TestCase):

@@ -100,7 +100,7 @@ class PushRuleServlet(RestServlet):
     async def on_GET(self, request: Request, kind: str, rule_id: str) -> tuple[int, JsonDict]:
         requester = await self.auth.get_user_by_req(request)
         rule = await self.handler.get_rule(requester.user.to_string(), kind, rule_id)
-        return 200, rule.to_client()
+        return 200, rule
 
     async def on_PUT(self, request: Request, kind: str, rule_id: str) -> tuple[int, JsonDict]:
         requester = await self.auth.get_user_by_req(request)
@@ -130,7 +130,7 @@ class PushRuleEnabledServlet(RestServlet):
     async def on_GET(self, request: Request, kind: str, rule_id: str) -> tuple[int, JsonDict]:
         requester = await self.auth.get_user_by_req(request)
         rule = await self.handler.get_rule(requester.user.to_string(), kind, rule_id)
-        return 200, {"enabled": rule.enabled}
+        return 200, {"enabled": rule["enabled"]}
 
     async def on_PUT(self, request: Request, kind: str, rule_id: str) -> tuple[int, JsonDict]:
         requester = await self.auth.get_user_by_req(request)
@@ -151,7 +151,7 @@ class PushRuleActionsServlet(RestServlet):
     async def on_GET(self, request: Request, kind: str, rule_id: str) -> tuple[int, JsonDict]:
         requester = await self.auth.get_user_by_req(request)
         rule = await self.handler.get_rule(requester.user.to_string(), kind, rule_id)
-        return 200, {"actions": rule.to_client()["actions"]}
+        return 200, {"actions": rule["actions"]}
 
     async def on_PUT(self, request: Request, kind: str, rule_id: str) -> tuple[int, JsonDict]:
         requester = await self.auth.get_user_by_req(request)

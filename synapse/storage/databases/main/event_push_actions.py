@@ -104,11 +104,17 @@ class EventPushActionsStore:
         rows: list[tuple[Any, ...]] = []
         last_sent: dict[tuple[str, str], int] = {}
         redacted: list[tuple[str, str]] = []
+        # Users notified alike share their actions list: encode each list once.
+        encoded: dict[int, tuple[list[Any], str]] = {}
         for item in items:
             ordering = item.event.internal_metadata.stream_ordering
             assert ordering is not None, "push actions are written with their event"
             event_id = item.event.event_id
             for user_id, notification in item.notifications.items():
+                entry = encoded.get(id(notification.actions))
+                if entry is None or entry[0] is not notification.actions:
+                    entry = (notification.actions, encode_json(notification.actions))
+                    encoded[id(notification.actions)] = entry
                 rows.append(
                     (
                         user_id,
@@ -116,7 +122,7 @@ class EventPushActionsStore:
                         event_id,
                         ordering,
                         item.thread_id,
-                        encode_json(notification.actions),
+                        entry[1],
                         1,
                         1 if notification.highlight else 0,
                     )
