@@ -22,7 +22,11 @@ if TYPE_CHECKING:
     from synapse.handlers.auth import AuthHandler
     from synapse.handlers.deactivate_account import DeactivateAccountHandler
     from synapse.handlers.device import DeviceHandler
+    from synapse.handlers.device_lists import DeviceListHandler
+    from synapse.handlers.devicemessage import DeviceMessageHandler
     from synapse.handlers.directory import DirectoryHandler
+    from synapse.handlers.e2e_keys import E2eKeysHandler
+    from synapse.handlers.e2e_room_keys import E2eRoomKeysHandler
     from synapse.handlers.key_server import KeyServerHandler
     from synapse.handlers.message import EventCreationHandler, MessageHandler
     from synapse.handlers.pagination import PaginationHandler
@@ -301,6 +305,30 @@ class HomeServer:
         from synapse.handlers.account_data import AccountDataHandler
 
         return AccountDataHandler(self)
+
+    @cache_in_self
+    def get_device_list_handler(self) -> DeviceListHandler:
+        from synapse.handlers.device_lists import DeviceListHandler
+
+        return DeviceListHandler(self)
+
+    @cache_in_self
+    def get_device_message_handler(self) -> DeviceMessageHandler:
+        from synapse.handlers.devicemessage import DeviceMessageHandler
+
+        return DeviceMessageHandler(self)
+
+    @cache_in_self
+    def get_e2e_keys_handler(self) -> E2eKeysHandler:
+        from synapse.handlers.e2e_keys import E2eKeysHandler
+
+        return E2eKeysHandler(self)
+
+    @cache_in_self
+    def get_e2e_room_keys_handler(self) -> E2eRoomKeysHandler:
+        from synapse.handlers.e2e_room_keys import E2eRoomKeysHandler
+
+        return E2eRoomKeysHandler(self)
 
     @cache_in_self
     def get_sync_handler(self) -> SyncHandler:

@@ -39,13 +39,17 @@ class DeviceHandler:
         An existing device keeps its display name.
         """
         if device_id is not None:
-            await self._stores.devices.store_device(user_id, device_id, initial_device_display_name)
+            if await self._stores.devices.store_device(
+                user_id, device_id, initial_device_display_name
+            ):
+                await self.hs.get_device_list_handler().notify_device_update(user_id, [device_id])
             return device_id
         for _ in range(8):
             new_id = generate_device_id()
             if await self._stores.devices.store_device(
                 user_id, new_id, initial_device_display_name
             ):
+                await self.hs.get_device_list_handler().notify_device_update(user_id, [new_id])
                 return new_id
         raise StoreError(500, "Couldn't generate a device ID.")
 
@@ -75,6 +79,7 @@ class DeviceHandler:
                 Codes.TOO_LARGE,
             )
         await self._stores.devices.update_device(user_id, device_id, new_name)
+        await self.hs.get_device_list_handler().notify_device_update(user_id, [device_id])
 
     async def delete_devices(self, user_id: str, device_ids: Iterable[str]) -> None:
         """Delete the devices and invalidate their access tokens; unknown IDs are ignored."""
@@ -83,6 +88,8 @@ class DeviceHandler:
             return
         await self._stores.registration.delete_access_tokens_for_devices(user_id, ids)
         await self._stores.devices.delete_devices(user_id, ids)
+        # Their keys and to-device messages go too; other users learn of it.
+        await self.hs.get_device_list_handler().on_devices_deleted(user_id, ids)
 
     async def delete_device(self, user_id: str, device_id: str) -> None:
         await self.delete_devices(user_id, [device_id])

@@ -64,6 +64,8 @@ logger = logging.getLogger(__name__)
 MAX_TIMELINE_LIMIT = 1000
 # When filters drop timeline events, read further back this many times at most.
 _MAX_TIMELINE_ROUNDS = 3
+# The most to-device messages sent per sync; the rest come with the next one.
+MAX_TO_DEVICE_MESSAGES = 100
 # How many heroes a room summary names.
 _MAX_HEROES = 5
 # Lazy-loaded member events remembered per device, to leave out redundant ones, and
@@ -241,6 +243,9 @@ class SyncHandler:
         self._typing = hs.get_typing_handler()
         hs.get_receipts_handler()
         hs.get_account_data_handler()
+        self._device_messages = hs.get_device_message_handler()
+        self._device_lists = hs.get_device_list_handler()
+        self._e2e_keys = hs.get_e2e_keys_handler()
         self._relations = hs.get_relations_handler()
         self._response_cache: ResponseCache[tuple[Any, ...]] = ResponseCache(
             self.clock, "sync", hs.config.caches.sync_response_cache_duration
@@ -343,6 +348,8 @@ class _SyncRequest:
         self.now = now
         self.full_state = full_state or since is None
         self.ignored_users: frozenset[str] = frozenset()
+        # Where the to-device messages sent go up to (short of ``now`` when capped).
+        self.to_device_upto = now.to_device_key
         self.lazy_load = self.filter.lazy_load_members()
         self.include_redundant = self.filter.include_redundant_members()
 
@@ -417,16 +424,17 @@ class _SyncRequest:
             else {}
         )
         self._remember_lazy_loaded_members(all_results)
+        to_device = await self._generate_to_device()
 
         return SyncResult(
-            next_batch=self.now,
+            next_batch=self.now.copy_and_replace(StreamKeyType.TO_DEVICE, self.to_device_upto),
             presence=await self._generate_presence(),
             account_data=global_account_data,
             joined=joined_results,
             invited=invited,
             knocked=knocked,
             archived=archived_results,
-            to_device=await self._generate_to_device(),
+            to_device=to_device,
             device_lists=await self._generate_device_lists(),
             device_one_time_keys_count=await self._generate_one_time_keys_count(),
             device_unused_fallback_key_types=await self._generate_unused_fallback_key_types(),
@@ -469,20 +477,46 @@ class _SyncRequest:
         return []
 
     async def _generate_to_device(self) -> list[JsonDict]:
-        """Send-to-device messages of this device (``to_device_key``); none yet."""
-        return []
+        """Send-to-device messages of this device, at most ``MAX_TO_DEVICE_MESSAGES``
+        (the rest come with the next sync); those up to ``since`` were acknowledged
+        and are deleted."""
+        device_id = self.config.device_id
+        if device_id is None:
+            return []
+        messages, self.to_device_upto = await self.handler._device_messages.get_messages_for_sync(
+            self.user_id,
+            device_id,
+            self.since.to_device_key if self.since is not None else None,
+            self.now.to_device_key,
+            MAX_TO_DEVICE_MESSAGES,
+        )
+        return messages
 
     async def _generate_device_lists(self) -> DeviceListUpdates:
-        """Users whose device lists changed or who left (``device_list_key``); none yet."""
-        return DeviceListUpdates()
+        """Users whose device lists changed or who left (incremental syncs only)."""
+        if self.since is None:
+            return DeviceListUpdates()
+        return await self.handler._device_lists.get_device_list_changes(
+            self.user_id, self.since, self.now
+        )
 
     async def _generate_one_time_keys_count(self) -> dict[str, int]:
-        """Unclaimed one-time keys of this device, by algorithm; none yet."""
-        return {}
+        """Unclaimed one-time keys of this device, by algorithm."""
+        if self.config.device_id is None:
+            return {}
+        counts, _ = await self.handler._e2e_keys.get_key_counts(
+            self.user_id, self.config.device_id
+        )
+        return counts
 
     async def _generate_unused_fallback_key_types(self) -> list[str]:
-        """Algorithms of this device's unused fallback keys; none yet."""
-        return []
+        """Algorithms of this device's unused fallback keys."""
+        if self.config.device_id is None:
+            return []
+        _, fallback_types = await self.handler._e2e_keys.get_key_counts(
+            self.user_id, self.config.device_id
+        )
+        return fallback_types
 
     # --- account data --------------------------------------------------------------
     async def _account_data(self) -> tuple[list[JsonDict], Mapping[str, Mapping[str, JsonMapping]]]:

@@ -5,8 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from synapse.storage.databases.main.account_data import AccountDataStore
+from synapse.storage.databases.main.device_lists import DeviceListStore
+from synapse.storage.databases.main.deviceinbox import DeviceInboxStore
 from synapse.storage.databases.main.devices import DeviceStore
 from synapse.storage.databases.main.directory import RoomAliasStore
+from synapse.storage.databases.main.e2e_room_keys import EndToEndRoomKeyStore
+from synapse.storage.databases.main.end_to_end_keys import EndToEndKeyStore
 from synapse.storage.databases.main.event_federation import EventFederationStore
 from synapse.storage.databases.main.event_push_actions import EventPushActionsStore
 from synapse.storage.databases.main.event_timestamps import EventTimestampStore
@@ -50,6 +54,11 @@ class MainStores:
         self.devices = DeviceStore(database, hs)
         self.profile = ProfileStore(database, hs)
         self.ui_auth = UIAuthStore(database, hs)
+        # End-to-end encryption (see docs/development/e2e.md).
+        self.e2e_keys = EndToEndKeyStore(database, hs)
+        self.device_lists = DeviceListStore(database, hs)
+        self.device_inbox = DeviceInboxStore(database, hs)
+        self.e2e_room_keys = EndToEndRoomKeyStore(database, hs)
         # Rooms and events (see docs/development/persistence.md).
         self.rooms = RoomStore(database, hs)
         self.events = EventsWorkerStore(database, hs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 import attr
@@ -90,6 +91,21 @@ class DeviceStore:
             "devices", {"user_id": user_id, "hidden": 0}, _DEVICE_COLUMNS, desc="get_devices"
         )
         return {row[1]: _device_from_row(row) for row in rows}
+
+    async def get_device_ids_by_users(self, user_ids: Collection[str]) -> dict[str, set[str]]:
+        """The (visible) device IDs of each of ``user_ids`` that has any."""
+        rows = await self.db_pool.simple_select_many(
+            "devices",
+            "user_id",
+            user_ids,
+            {"hidden": 0},
+            ("user_id", "device_id"),
+            desc="get_device_ids_by_users",
+        )
+        out: dict[str, set[str]] = {}
+        for user_id, device_id in rows:
+            out.setdefault(user_id, set()).add(device_id)
+        return out
 
     async def update_device(self, user_id: str, device_id: str, new_display_name: str) -> bool:
         """Rename a device; return False if there is no such device."""

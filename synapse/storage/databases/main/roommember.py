@@ -184,6 +184,29 @@ class RoomMemberStore:
         )
         return [(r[0], r[1], r[2], r[3], int(r[4])) for r in txn.fetchall()]
 
+    async def get_membership_changes_in_rooms(
+        self, room_ids: Collection[str], from_stream: int, to_stream: int
+    ) -> list[tuple[str, str, str, str]]:
+        """``(room, user, membership, event ID)`` of every membership event of the rooms
+        with a stream ordering in ``(from_stream, to_stream]``, oldest first per room."""
+        if not room_ids or from_stream >= to_stream:
+            return []
+
+        def _txn(txn: LoggingTransaction) -> list[tuple[str, str, str, str]]:
+            out: list[tuple[str, str, str, str]] = []
+            for chunk in batch_iter(sorted(room_ids)):
+                clause, args = in_list("room_id", chunk)
+                txn.execute(
+                    "SELECT room_id, user_id, membership, event_id FROM room_memberships"
+                    f" WHERE {clause} AND event_stream_ordering > ? AND event_stream_ordering <= ?"
+                    " ORDER BY event_stream_ordering",
+                    [*args, from_stream, to_stream],
+                )
+                out.extend((r[0], r[1], r[2], r[3]) for r in txn.fetchall())
+            return out
+
+        return await self.db_pool.runInteraction("get_membership_changes_in_rooms", _txn)
+
     async def get_membership_event_ids_for_user(self, user_id: str, room_id: str) -> list[str]:
         """Every membership event of the user in the room, oldest first."""
         rows = await self.db_pool.simple_select_list(
