@@ -17,14 +17,7 @@ import uuid
 
 import yaml
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-START_TIMEOUT = 60.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.app.daemon import START_TIMEOUT, daemon_env, free_port, run_cli
 
 
 def _get(url: str) -> tuple[int, bytes]:
@@ -41,8 +34,7 @@ class DaemonTestCase(unittest.TestCase):
         self._tmp = tempfile.TemporaryDirectory()
         self.dir = self._tmp.name
         self.config_path = os.path.join(self.dir, "homeserver.yaml")
-        self.env = dict(os.environ, PYTHONPATH=REPO_ROOT)
-        self.env.pop("NOTIFY_SOCKET", None)
+        self.env = daemon_env()
         result = self.run_cli(
             "--generate-config",
             "--server-name",
@@ -54,7 +46,7 @@ class DaemonTestCase(unittest.TestCase):
             self.dir,
         )
         self.assertEqual(result.returncode, 0, result.stderr)
-        self.port = _free_port()
+        self.port = free_port()
         with open(self.config_path) as f:
             config = yaml.safe_load(f)
         config["listeners"][0]["port"] = self.port
@@ -69,14 +61,7 @@ class DaemonTestCase(unittest.TestCase):
         self._tmp.cleanup()
 
     def run_cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "synapse.app.homeserver", *args],
-            capture_output=True,
-            text=True,
-            env=self.env,
-            cwd=self.dir,
-            timeout=START_TIMEOUT,
-        )
+        return run_cli(self.dir, *args, env=self.env)
 
     def start(self, env: dict[str, str]) -> subprocess.Popen[str]:
         proc = subprocess.Popen(

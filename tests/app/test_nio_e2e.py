@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
-import tempfile
-import time
 import unittest
-import urllib.request
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.app.daemon import REPO_ROOT, start_daemon
 
 try:
     import nio
@@ -21,109 +17,17 @@ except ImportError:  # pragma: no cover - the test extra installs it
     nio = None
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = REPO_ROOT + os.pathsep + env.get("PYTHONPATH", "")
-    return env
-
-
 @unittest.skipIf(nio is None, "matrix-nio is not installed")
 class NioEndToEndTestCase(unittest.TestCase):
     """Starts ``python -m synapse.app.homeserver`` with a generated SQLite config."""
 
     def setUp(self) -> None:
-        self.dir = tempfile.TemporaryDirectory()
-        self.addCleanup(self.dir.cleanup)
-        self.config_path = os.path.join(self.dir.name, "homeserver.yaml")
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "synapse.app.homeserver",
-                "--generate-config",
-                "--server-name",
-                "localhost",
-                "--report-stats=no",
-                "--config-path",
-                self.config_path,
-            ],
-            cwd=self.dir.name,
-            env=_env(),
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
-        self.port = _free_port()
-        # A second config file overrides the listener and opens registration.
-        self.extra_path = os.path.join(self.dir.name, "test.yaml")
-        with open(self.extra_path, "w") as f:
-            f.write(
-                "listeners:\n"
-                f"  - port: {self.port}\n"
-                "    type: http\n"
-                "    tls: false\n"
-                "    bind_addresses: ['127.0.0.1']\n"
-                "    resources:\n"
-                "      - names: [client]\n"
-                "enable_registration: true\n"
-                "enable_registration_without_verification: true\n"
-                "bcrypt_rounds: 4\n"
-            )
-        self.log = open(os.path.join(self.dir.name, "stdout.log"), "wb")
-        self.addCleanup(self.log.close)
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "synapse.app.homeserver",
-                "--config-path",
-                self.config_path,
-                "--config-path",
-                self.extra_path,
-            ],
-            cwd=self.dir.name,
-            env=_env(),
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        self.addCleanup(self._stop)
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._wait_until_up()
-
-    def _stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-    def _wait_until_up(self) -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                self.fail(f"homeserver exited with {self.proc.returncode}: {self._output()}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/_matrix/client/versions", timeout=2):
-                    return
-            except OSError:
-                time.sleep(0.2)
-        self.fail(f"homeserver did not start: {self._output()}")
-
-    def _output(self) -> str:
-        self.log.flush()
-        with open(self.log.name, "rb") as f:
-            return f.read().decode("utf-8", errors="replace")[-4000:]
+        self.daemon = start_daemon(self, server_name="localhost")
+        self.config_path = self.daemon.config_path
+        self.url = self.daemon.url
 
     def _db_path(self) -> str:
-        return os.path.join(self.dir.name, "homeserver.db")
+        return self.daemon.sqlite_path
 
     def test_client_flow(self) -> None:
         asyncio.run(self._client_flow())
@@ -206,7 +110,7 @@ class NioEndToEndTestCase(unittest.TestCase):
 
         asyncio.run(self._admin_login())
 
-        password_file = os.path.join(self.dir.name, "password.txt")
+        password_file = os.path.join(self.daemon.directory, "password.txt")
         with open(password_file, "w") as f:
             f.write("botpass\n")
         bot = subprocess.run(
