@@ -8,6 +8,7 @@ from unittest import TestCase
 from synapse.api.room_versions import KNOWN_ROOM_VERSIONS
 from synapse.events import EventBase, make_event_from_dict
 from synapse.push.evaluator import (
+    PowerLevelsNeeded,
     PushRuleEvaluator,
     actions_highlight,
     actions_notify,
@@ -15,7 +16,7 @@ from synapse.push.evaluator import (
     glob_matches,
     parse_dotted_key,
 )
-from synapse.push.rules import PushRule, UserContext, build_ruleset
+from synapse.push.rules import PushRule, UserContext, build_ruleset, build_template
 from synapse.storage.databases.main.push_rule import UserPushRules
 from synapse.types import JsonDict
 
@@ -382,3 +383,77 @@ class ActionsTestCase(TestCase):
         self.assertFalse(actions_highlight([{"set_tweak": "highlight", "value": False}]))
         self.assertFalse(actions_highlight([{"set_tweak": "sound", "value": "default"}]))
         self.assertFalse(actions_highlight(["notify"]))
+
+
+class QuickTestsTestCase(TestCase):
+    """The substring pre-tests never turn a match into a miss."""
+
+    def test_non_ascii_body_and_pattern(self) -> None:
+        self.assertTrue(holds(match("content.body", "école"), make_event({"body": "À L'ÉCOLE"})))
+        self.assertTrue(holds(match("content.body", "ecole"), make_event({"body": "an ECOLE é"})))
+        self.assertFalse(holds(match("content.body", "ecole"), make_event({"body": "écolé"})))
+
+    def test_display_name_with_wildcard_characters(self) -> None:
+        condition: JsonDict = {"kind": "contains_display_name"}
+        self.assertTrue(holds(condition, make_event({"body": "hi ?bob*"}), "?bob*"))
+        self.assertFalse(holds(condition, make_event({"body": "hi xbobx"}), "?bob*"))
+
+    def test_user_values_in_default_rules(self) -> None:
+        template = build_template(UserPushRules())
+        event = make_event({"body": "hey Alice.Smith: ok?", "msgtype": "m.text"})
+        ev = evaluator(event)
+        plan = ev.plan(template)
+        actions = ev.actions_for(plan, UserContext("@alice.smith:test"))
+        assert actions is not None
+        self.assertTrue(actions_highlight(actions))
+        # "alice" is a word of the body too ("." is a word boundary).
+        actions = ev.actions_for(plan, UserContext("@alice:test"))
+        assert actions is not None
+        self.assertTrue(actions_highlight(actions))
+        actions = ev.actions_for(plan, UserContext("@smithy:test"))
+        assert actions is not None
+        self.assertFalse(actions_highlight(actions))
+
+
+class PlanTestCase(TestCase):
+    def test_plan_per_template(self) -> None:
+        template = build_template(UserPushRules())
+        event = make_event({"body": "hi", "msgtype": "m.text", "m.mentions": {"user_ids": [ME]}})
+        ev = evaluator(event)
+        plan = ev.plan(template)
+        self.assertIs(ev.plan(template), plan)
+        # Only the user mention is left to check per user; the rest is decided.
+        self.assertEqual(len(plan.candidates), 1)
+        self.assertEqual(plan.generic_actions, ["notify"])
+        self.assertFalse(plan.needs_display_name)
+        mentioned = ev.actions_for(plan, UserContext(ME))
+        self.assertEqual(
+            mentioned,
+            ["notify", {"set_tweak": "sound", "value": "default"}, {"set_tweak": "highlight"}],
+        )
+        self.assertEqual(ev.actions_for(plan, UserContext("@other:test")), ["notify"])
+
+    def test_rules_that_hold_for_nobody_are_dropped(self) -> None:
+        template = build_template(UserPushRules())
+        ev = evaluator(make_event({"body": "hi", "msgtype": "m.text", "m.mentions": {}}))
+        plan = ev.plan(template)
+        self.assertEqual(plan.candidates, ())
+        self.assertEqual(plan.generic_actions, ["notify"])
+
+    def test_legacy_rules_need_the_display_name(self) -> None:
+        template = build_template(UserPushRules())
+        plan = evaluator(make_event({"body": "hi", "msgtype": "m.text"})).plan(template)
+        self.assertTrue(plan.needs_display_name)
+
+    def test_power_levels_read_only_when_needed(self) -> None:
+        template = build_template(UserPushRules())
+        quiet = PushRuleEvaluator(
+            make_event({"body": "hi", "msgtype": "m.text", "m.mentions": {}}), 3
+        )
+        self.assertEqual(quiet.plan(template).generic_actions, ["notify"])
+        loud = PushRuleEvaluator(make_event({"body": "@room", "msgtype": "m.text"}), 3)
+        with self.assertRaises(PowerLevelsNeeded):
+            loud.plan(template)
+        loud.set_power_levels(100, {})
+        plan = loud.plan(template)
+        self.assertEqual(plan.generic_actions, ["notify", {"set_tweak": "highlight"}])
