@@ -48,6 +48,7 @@ class AccountDataServlet(RestServlet):
         self.auth = hs.get_auth()
         self.store = hs.get_datastores().main.account_data
         self.handler = hs.get_account_data_handler()
+        self.push_rules_handler = hs.get_push_rules_handler()
 
     async def on_PUT(
         self, request: Request, user_id: str, account_data_type: str
@@ -64,6 +65,10 @@ class AccountDataServlet(RestServlet):
     ) -> tuple[int, JsonMapping]:
         requester = await self.auth.get_user_by_req(request)
         check_own_user(requester, user_id, "get")
+        if account_data_type == AccountDataTypes.PUSH_RULES:
+            # Kept by the push rules handler rather than as account data.
+            ruleset = await self.push_rules_handler.get_ruleset(user_id)
+            return 200, {"global": ruleset.to_client()}
         content = await self.store.get_global_account_data_by_type_for_user(
             user_id, account_data_type
         )

@@ -597,6 +597,15 @@ class PushRulesInSyncTestCase(PushRuleTestCase):
         body = self.sync(self.tok, filter={"account_data": {"not_types": ["m.push_rules"]}})
         self.assertIsNone(self.push_rules_event(body))
 
+    def test_account_data_api_reads_it(self) -> None:
+        self.ok_rule("override", "mine", {"actions": []})
+        channel = self.make_request(
+            "GET", f"user/{q(self.user)}/account_data/m.push_rules", access_token=self.tok
+        )
+        self.assertEqual(channel.code, 200, channel.json_body)
+        self.assertEqual(channel.json_body, {"global": self.ruleset()})
+        assert_push_rules_event(self, {"type": "m.push_rules", "content": channel.json_body})
+
     def test_account_data_api_refuses_to_set_it(self) -> None:
         channel = self.make_request(
             "PUT",
