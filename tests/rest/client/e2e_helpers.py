@@ -43,7 +43,9 @@ def device_keys(user_id: str, device_id: str) -> tuple[JsonDict, SigningKey]:
     return sign(unsigned, user_id, key), key
 
 
-def one_time_keys(user_id: str, key: SigningKey, ids: list[str], fallback: bool = False) -> JsonDict:
+def one_time_keys(
+    user_id: str, key: SigningKey, ids: list[str], fallback: bool = False
+) -> JsonDict:
     """``signed_curve25519:<id>`` keys signed by a device key."""
     out: JsonDict = {}
     for key_id in ids:
