@@ -102,8 +102,22 @@ def read_body_with_max_size(response: Any, max_size: int | None) -> defer.Deferr
 
 
 def with_timeout(d: defer.Deferred[T], seconds: float, clock: Clock) -> defer.Deferred[T]:
-    """``d``, cancelled after ``seconds``: it then fails with ``RequestTimedOutError``."""
+    """``d``'s result, or ``RequestTimedOutError`` once ``seconds`` have passed (``d`` is
+    then cancelled).
+
+    Cancelling the result cancels ``d`` and fails with ``CancelledError``, whatever
+    error ``d`` fails with on cancellation (e.g. ``ConnectingCancelledError``), so that
+    callers can tell their own cancellation from a failure.
+    """
     timed_out = False
+    cancelled = False
+
+    def cancel(_: defer.Deferred[T]) -> None:
+        nonlocal cancelled
+        cancelled = True
+        d.cancel()
+
+    result_d: defer.Deferred[T] = defer.Deferred(cancel)
 
     def on_timeout() -> None:
         nonlocal timed_out
@@ -112,12 +126,22 @@ def with_timeout(d: defer.Deferred[T], seconds: float, clock: Clock) -> defer.De
 
     call: Any = clock.call_later(seconds, on_timeout)
 
-    def done(result: Any) -> Any:
+    def done(result: Any) -> None:
         if call.active():
             call.cancel()
-        if timed_out and isinstance(result, Failure) and result.check(defer.CancelledError):
-            raise RequestTimedOutError(f"Timed out after {seconds}s")
-        return result
+        if isinstance(result, Failure):
+            if cancelled:
+                result = Failure(defer.CancelledError())
+            elif timed_out:
+                result = Failure(RequestTimedOutError(f"Timed out after {seconds}s"))
+        if result_d.called:
+            if isinstance(result, Failure):
+                result.trap(defer.CancelledError)
+            return
+        if isinstance(result, Failure):
+            result_d.errback(result)
+        else:
+            result_d.callback(result)
 
     d.addBoth(done)
-    return d
+    return result_d

@@ -94,9 +94,15 @@ class SrvResolver:
 
         try:
             answers, _authority, _additional = await self._lookup(service_name)
-        except (DNSNameError, DomainError):
-            self._cache.pop(service_name, None)
-            return []
+        except DomainError as e:
+            if isinstance(e, DNSNameError) or type(e) is DomainError:
+                # The name does not exist, or has no records.
+                self._cache.pop(service_name, None)
+                return []
+            if cached is not None:
+                logger.info("SRV lookup of %r failed (%s); using the last answer", service_name, e)
+                return order_servers(cached, self._rng)
+            raise
         except Exception as e:
             if cached is not None:
                 logger.info("SRV lookup of %r failed (%s); using the last answer", service_name, e)
