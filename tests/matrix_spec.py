@@ -2,7 +2,7 @@
 
     assert_response_matches_spec(channel.json_body, "client-server/versions.yaml", "/versions", "get")
 
-The spec lives in ``../shared/matrix-spec`` next to the repository (or where
+The spec data lives in ``tests/matrix-spec`` (a copy of the spec's ``data/``; or where
 ``MATRIX_SPEC_PATH`` says). ``$ref``s, within a file or across files, are resolved
 before validation with JSON Schema 2020-12 (which OpenAPI 3.1 schemas are).
 """
@@ -18,8 +18,7 @@ import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
-_REPO_ROOT = Path(__file__).resolve().parent.parent
-SPEC_ROOT = Path(os.environ.get("MATRIX_SPEC_PATH", _REPO_ROOT.parent / "shared" / "matrix-spec"))
+SPEC_ROOT = Path(os.environ.get("MATRIX_SPEC_PATH", Path(__file__).resolve().parent / "matrix-spec"))
 API_ROOT = SPEC_ROOT / "data" / "api"
 
 
