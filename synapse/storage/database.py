@@ -35,7 +35,7 @@ from twisted.internet import defer, threads
 from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 
-from synapse.api.errors import StoreError
+from synapse.api.errors import Codes, StoreError
 from synapse.metrics import observe_db_transaction
 from synapse.storage.engines import BaseDatabaseEngine
 
@@ -70,6 +70,23 @@ query_time = Histogram(
     "Time spent in single SQL statements, by verb",
     ["verb"],
 )
+
+
+def _reject_nul(args: tuple[Any, ...]) -> None:
+    """Refuse text holding NUL characters, which PostgreSQL cannot store, on both engines
+    alike: a client that sends one gets a 400 instead of a failure deep in the driver."""
+    for arg in args:
+        if type(arg) is str and "\x00" in arg:
+            raise StoreError(
+                400, "Text may not contain NUL (U+0000) characters", Codes.INVALID_PARAM
+            )
+
+
+def _rows(args: Iterable[Sequence[Any]]) -> list[tuple[Any, ...]]:
+    rows = [tuple(a) for a in args]
+    for row in rows:
+        _reject_nul(row)
+    return rows
 
 
 @functools.lru_cache(maxsize=2048)
@@ -131,13 +148,15 @@ class LoggingTransaction:
         """Run one statement with ``?`` placeholders."""
         converted = self.database_engine.convert_param_style(sql)
         self._log(sql, args)
-        self._timed(sql, self.txn.execute, converted, tuple(args))
+        args = tuple(args)
+        _reject_nul(args)
+        self._timed(sql, self.txn.execute, converted, args)
 
     def executemany(self, sql: str, args: Iterable[Sequence[Any]]) -> None:
         """Run one statement once per argument sequence."""
         converted = self.database_engine.convert_param_style(sql)
         self._log(sql, None)
-        self._timed(sql, self.txn.executemany, converted, [tuple(a) for a in args])
+        self._timed(sql, self.txn.executemany, converted, _rows(args))
 
     def execute_batch(self, sql: str, args: Iterable[Sequence[Any]]) -> None:
         """Like ``executemany``, in few round trips on PostgreSQL (``psycopg2.extras.execute_batch``)."""
@@ -148,7 +167,7 @@ class LoggingTransaction:
 
         converted = self.database_engine.convert_param_style(sql)
         self._log(sql, None)
-        self._timed(sql, execute_batch, self.txn, converted, [tuple(a) for a in args])
+        self._timed(sql, execute_batch, self.txn, converted, _rows(args))
 
     def execute_values(
         self,
@@ -173,7 +192,7 @@ class LoggingTransaction:
             execute_values,
             self.txn,
             converted,
-            [tuple(v) for v in values],
+            _rows(values),
             template=template,
             fetch=fetch,
         )

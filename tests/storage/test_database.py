@@ -204,6 +204,19 @@ class DatabasePoolTestCase(DatabaseTestCase):
         )
         self.assertEqual(rows, [("50%?", "?", "a%")])
 
+    def test_nul_in_text_is_refused_on_both_engines(self) -> None:
+        err = self.get_failure(
+            self.db.simple_insert("things", {"id": 1, "name": "a\x00b"}), StoreError
+        )
+        self.assertEqual((err.code, err.errcode), (400, "M_INVALID_PARAM"))
+        self.get_failure(
+            self.db.simple_insert_many("things", ("id", "name"), [(2, "ok"), (3, "\x00")]),
+            StoreError,
+        )
+        self.assertEqual(self._names(), [])
+        self.get_success(self.db.simple_insert("things", {"id": 4, "name": "fine"}))
+        self.assertEqual(self._names(), [(4, "fine")])
+
     def test_execute_batch_and_description(self) -> None:
         def _txn(txn: LoggingTransaction) -> list[str]:
             txn.execute_batch("INSERT INTO things (id, name) VALUES (?, ?)", [(1, "a"), (2, "b")])
