@@ -158,11 +158,11 @@ class DeviceInboxStore:
 
     async def delete_old_txn_ids(self, before_ts: int) -> None:
         """Forget transaction IDs recorded before ``before_ts``."""
-        await self.db_pool.execute(
-            "delete_old_to_device_txn_ids",
-            "DELETE FROM device_inbox_txns WHERE inserted_ts < ?",
-            before_ts,
-        )
+
+        def _txn(txn: LoggingTransaction) -> None:
+            txn.execute("DELETE FROM device_inbox_txns WHERE inserted_ts < ?", (before_ts,))
+
+        await self.db_pool.run_autocommit("delete_old_to_device_txn_ids", _txn)
 
     # --- reads -----------------------------------------------------------------------
     async def get_messages_for_device(
@@ -209,9 +209,11 @@ class DeviceInboxStore:
 
     async def delete_messages_for_destination(self, destination: str, up_to: int) -> None:
         """Drop what was sent to a server, up to ``up_to``."""
-        await self.db_pool.execute(
-            "delete_to_device_messages_for_destination",
-            "DELETE FROM device_federation_outbox WHERE destination = ? AND stream_id <= ?",
-            destination,
-            up_to,
-        )
+
+        def _txn(txn: LoggingTransaction) -> None:
+            txn.execute(
+                "DELETE FROM device_federation_outbox WHERE destination = ? AND stream_id <= ?",
+                (destination, up_to),
+            )
+
+        await self.db_pool.run_autocommit("delete_to_device_messages_for_destination", _txn)
