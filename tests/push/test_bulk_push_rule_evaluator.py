@@ -339,3 +339,17 @@ class UserRulesTestCase(PushTestCase):
         )
         self.assertEqual(channel.code, 200, channel.json_body)
         self.assertEqual(self.highlighted(self.message(room, "b")), {self.other})
+
+
+class RoomVersion12TestCase(PushTestCase):
+    def test_creator_may_notify_the_room_and_room_rules_take_v12_ids(self) -> None:
+        room = self.helper.create_room_as(
+            self.user, is_public=True, room_version="12", tok=self.tok
+        )
+        self.helper.join(room, tok=self.other_tok)
+        self.helper.join(room, tok=self.carol_tok)
+        # Creators are not listed in the power levels, yet have the highest power.
+        event = self.message(room, "hi all", extra={"m.mentions": {"room": True}})
+        self.assertEqual(self.highlighted(event), {self.other, self.carol})
+        self.put_rule("room", room, {"actions": []}, self.other_tok)
+        self.assertEqual(self.notified(self.message(room, "again")), {self.carol})
