@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from synapse.handlers.key_server import KeyServerHandler
     from synapse.handlers.message import EventCreationHandler, MessageHandler
     from synapse.handlers.pagination import PaginationHandler
+    from synapse.handlers.presence import PresenceHandler
     from synapse.handlers.profile import ProfileHandler
     from synapse.handlers.push_rules import PushRulesHandler
     from synapse.handlers.read_marker import ReadMarkerHandler
@@ -329,6 +330,12 @@ class HomeServer:
         from synapse.handlers.e2e_room_keys import E2eRoomKeysHandler
 
         return E2eRoomKeysHandler(self)
+
+    @cache_in_self
+    def get_presence_handler(self) -> PresenceHandler:
+        from synapse.handlers.presence import PresenceHandler
+
+        return PresenceHandler(self)
 
     @cache_in_self
     def get_sync_handler(self) -> SyncHandler:

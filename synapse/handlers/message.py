@@ -563,6 +563,10 @@ class EventCreationHandler:
             event = await self.handle_new_client_event(
                 requester, [(event, context)], ratelimit=False
             )
+        # Sending is activity for presence; nothing waits for it.
+        defer.ensureDeferred(
+            self.hs.get_presence_handler().bump_presence_active_time(requester.user.to_string())
+        )
         stream_id = event.internal_metadata.stream_ordering
         assert stream_id is not None
         return event, stream_id

@@ -35,6 +35,7 @@ import attr
 
 from synapse.api.constants import EventTypes, Membership, ReceiptTypes
 from synapse.api.filtering import FilterCollection
+from synapse.api.presence import format_presence_event
 from synapse.events import EventBase
 from synapse.events.client_serializer import BundledAggregations
 from synapse.storage.databases.main.event_push_actions import RoomNotifCounts
@@ -243,6 +244,7 @@ class SyncHandler:
         self._typing = hs.get_typing_handler()
         hs.get_receipts_handler()
         hs.get_account_data_handler()
+        self._presence = hs.get_presence_handler()
         self._device_messages = hs.get_device_message_handler()
         self._device_lists = hs.get_device_list_handler()
         self._e2e_keys = hs.get_e2e_keys_handler()
@@ -473,8 +475,17 @@ class _SyncRequest:
     # the start) for ``self.user_id`` / ``self.config.device_id``; the token already
     # holds its position and the notifier wakes waiters through ``on_new_event``.
     async def _generate_presence(self) -> list[JsonDict]:
-        """Presence events of users sharing a room (``presence_key``); none yet."""
-        return []
+        """``m.presence`` events of the user and of users sharing a room with them: all
+        not offline for an initial (or ``full_state``) sync, else those that changed or
+        came to share a room (``PresenceHandler.get_states_for_sync``)."""
+        if self.filter.blocks_all_presence():
+            return []
+        states = await self.handler._presence.get_states_for_sync(
+            self.user_id, None if self.full_state else self.since, self.now, self.ignored_users
+        )
+        now_ms = self.handler.clock.time_msec()
+        events = [format_presence_event(state, now_ms) for state in states]
+        return [dict(e) for e in await self.filter.filter_presence(events)]
 
     async def _generate_to_device(self) -> list[JsonDict]:
         """Send-to-device messages of this device, at most ``MAX_TO_DEVICE_MESSAGES``

@@ -18,6 +18,7 @@ from synapse.rest.client import (
     logout,
     media,
     membership,
+    presence,
     profile,
     push_rule,
     read_marker,
@@ -71,6 +72,7 @@ CLIENT_SERVLET_MODULES: list[RegisterServletsFunc] = [
     tags.register_servlets,
     push_rule.register_servlets,
     media.register_servlets,
+    presence.register_servlets,
 ]
 
 

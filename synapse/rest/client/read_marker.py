@@ -32,6 +32,7 @@ class ReadMarkerRestServlet(RestServlet):
         self.auth = hs.get_auth()
         self.receipts_handler = hs.get_receipts_handler()
         self.read_marker_handler = hs.get_read_marker_handler()
+        self.presence_handler = hs.get_presence_handler()
 
     async def on_POST(self, request: Request, room_id: str) -> tuple[int, JsonDict]:
         requester = await self.auth.get_user_by_req(request)
@@ -55,6 +56,7 @@ class ReadMarkerRestServlet(RestServlet):
         fully_read = body.get(ReceiptTypes.FULLY_READ)
         if fully_read is not None:
             await self.read_marker_handler.received_client_read_marker(room_id, user_id, fully_read)
+        await self.presence_handler.bump_presence_active_time(user_id)
         return 200, {}
 
 

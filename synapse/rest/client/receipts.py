@@ -37,6 +37,7 @@ class ReceiptRestServlet(RestServlet):
         self.auth = hs.get_auth()
         self.receipts_handler = hs.get_receipts_handler()
         self.read_marker_handler = hs.get_read_marker_handler()
+        self.presence_handler = hs.get_presence_handler()
 
     async def on_POST(
         self, request: Request, room_id: str, receipt_type: str, event_id: str
@@ -63,6 +64,7 @@ class ReceiptRestServlet(RestServlet):
             await self.receipts_handler.received_client_receipt(
                 room_id, receipt_type, user_id, event_id, thread_id
             )
+        await self.presence_handler.bump_presence_active_time(user_id)
         return 200, {}
 
 

@@ -42,6 +42,7 @@ class SyncRestServlet(RestServlet):
         self.clock = hs.get_clock()
         self.filtering = hs.get_filtering()
         self.sync_handler = hs.get_sync_handler()
+        self.presence_handler = hs.get_presence_handler()
         self.serializer = hs.get_event_client_serializer()
 
     async def on_GET(self, request: Request) -> tuple[int, JsonDict]:
@@ -74,9 +75,13 @@ class SyncRestServlet(RestServlet):
             request_key=request_key,
             use_state_after=use_state_after,
         )
-        result = await self.sync_handler.wait_for_sync_for_user(
-            sync_config, since_token, timeout, full_state
-        )
+        # The user counts as syncing (and comes online) while the request runs.
+        async with self.presence_handler.user_syncing(
+            user_id, set_presence != PresenceState.OFFLINE, set_presence
+        ):
+            result = await self.sync_handler.wait_for_sync_for_user(
+                sync_config, since_token, timeout, full_state
+            )
         return 200, _SyncEncoder(self, sync_config).encode(result)
 
 

@@ -549,6 +549,8 @@ class LongPollTestCase(SyncTestCase):
         self.assertEqual(body["rooms"]["join"], {})
         self.assertEqual(body["next_batch"], self.since)
 
+    # Bob's sending makes him online, which would wake alice with his presence.
+    @override_config({"presence": {"enabled": False}})
     def test_not_woken_by_rooms_of_others(self) -> None:
         elsewhere = self.helper.create_room_as(self.other, tok=self.other_tok)
         channel = self.sync_request(self.tok, since=self.since, timeout=10000)

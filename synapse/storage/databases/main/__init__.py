@@ -19,6 +19,7 @@ from synapse.storage.databases.main.events_worker import EventsWorkerStore
 from synapse.storage.databases.main.filtering import FilteringStore
 from synapse.storage.databases.main.keys import KeyStore
 from synapse.storage.databases.main.media_repository import MediaStore
+from synapse.storage.databases.main.presence import PresenceStore
 from synapse.storage.databases.main.profile import ProfileStore
 from synapse.storage.databases.main.push_rule import PushRulesStore
 from synapse.storage.databases.main.receipts import ReceiptsStore
@@ -76,6 +77,8 @@ class MainStores:
         self.account_data = AccountDataStore(database, hs)
         self.event_push_actions = EventPushActionsStore(database, hs)
         self.push_rules = PushRulesStore(database, hs)
+        # Presence (see docs/development/presence.md).
+        self.presence = PresenceStore(database, hs)
         # Other servers' signing keys (see docs/development/federation.md).
         self.keys = KeyStore(database, hs)
         self.persist_events = PersistEventsStore(
