@@ -428,7 +428,7 @@ class CrossSigningTestCase(E2eTestCase):
     def test_signature_of_another_users_master_key_seen_by_the_signer_only(self) -> None:
         bob = self.register_user("bob", "pass")
         bob_tok = self.login("bob", "pass", device_id="BOB1")
-        carol = self.register_user("carol", "pass")
+        self.register_user("carol", "pass")
         carol_tok = self.login("carol", "pass", device_id="CAROL1")
         bob_keys = self.upload_cross_signing(bob, bob_tok)
         alice_keys = self.upload_cross_signing(self.alice, self.alice_tok)
