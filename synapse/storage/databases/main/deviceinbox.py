@@ -3,8 +3,9 @@ outbox of each remote server, and the transaction IDs already handled.
 
 A message stays in a device's inbox until a ``/sync`` of that device acknowledges it
 (sends a ``since`` token past it). Because delivered rows are deleted, the stream's
-position is kept in ``stream_positions`` on SQLite (PostgreSQL's sequence never goes
-back), read through the ``to_device_stream_position`` view at start-up.
+position at start-up is read through the ``to_device_stream_position`` view: the
+sequence's last value on PostgreSQL, on SQLite a row of ``stream_positions`` that
+every write moves on.
 """
 
 from __future__ import annotations

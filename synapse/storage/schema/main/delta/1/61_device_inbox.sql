@@ -33,9 +33,3 @@ CREATE TABLE IF NOT EXISTS device_inbox_txns (
     PRIMARY KEY (user_id, device_id, txn_id)
 );
 CREATE INDEX IF NOT EXISTS device_inbox_txns_ts ON device_inbox_txns (inserted_ts);
-
--- The stream's highest position: delivered messages are deleted, so the tables above
--- cannot tell where the stream stands after a restart (SQLite, which has no sequence,
--- keeps it in stream_positions).
-CREATE VIEW to_device_stream_position AS
-    SELECT stream_id FROM stream_positions WHERE stream_name = 'to_device';
