@@ -1,0 +1,385 @@
+"""``synapse_port_db``: a SQLite homeserver database with real content, ported into a
+fresh PostgreSQL database, then served by a homeserver on PostgreSQL.
+
+Run only when PostgreSQL is reachable (``SYNAPSE_POSTGRES_HOST``/``_USER``/``_PASSWORD``/
+``_PORT``, default 127.0.0.1 and postgres).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import sqlite3
+import tempfile
+import uuid
+from collections.abc import Iterator
+from typing import Any, cast
+
+import yaml
+
+from synapse._scripts import synapse_port_db
+from synapse._scripts.synapse_port_db import Porter, PortError, read_postgres_config
+from synapse.http.resource_tree import create_resource_tree
+from synapse.rest.client import account_data, login, membership, room, room_history, sync
+from synapse.server import HomeServer
+from synapse.storage.schema import SCHEMA_VERSION
+from synapse.types import JsonDict
+from tests.server import _parse_config, make_site
+from tests.unittest import HomeserverTestCase
+from tests.utils import POSTGRES_HOST, POSTGRES_PASSWORD, POSTGRES_PORT, POSTGRES_USER
+
+
+def _pg_args(database: str) -> dict[str, Any]:
+    args: dict[str, Any] = {"database": database, "user": POSTGRES_USER, "host": POSTGRES_HOST}
+    if POSTGRES_PASSWORD:
+        args["password"] = POSTGRES_PASSWORD
+    if POSTGRES_PORT:
+        args["port"] = int(POSTGRES_PORT)
+    return args
+
+
+def _admin(sql: str) -> None:
+    import psycopg2
+
+    conn = psycopg2.connect(**_pg_args("postgres"), connect_timeout=3)
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(sql)
+    finally:
+        conn.close()
+
+
+def _postgres_unreachable() -> str | None:
+    """Why PostgreSQL cannot be used here, or None when it can."""
+    try:
+        _admin("SELECT 1")
+    except Exception as e:
+        return f"PostgreSQL is not reachable at {POSTGRES_HOST}: {str(e).strip()}"
+    return None
+
+
+_SKIP_REASON = _postgres_unreachable()
+
+
+class PortDbTestCase(HomeserverTestCase):
+    servlets = [
+        login.register_servlets,
+        room.register_servlets,
+        membership.register_servlets,
+        room_history.register_servlets,
+        sync.register_servlets,
+        account_data.register_servlets,
+    ]
+
+    if _SKIP_REASON is not None:
+        skip = _SKIP_REASON
+
+    def make_homeserver(self, reactor: Any, clock: Any) -> HomeServer:
+        self.tmpdir = tempfile.mkdtemp(prefix="port_db_test_")
+        self.sqlite_path = os.path.join(self.tmpdir, "homeserver.db")
+        hs = self._homeserver({"name": "sqlite3", "args": {"database": self.sqlite_path}})
+        return hs
+
+    def _homeserver(self, database: JsonDict) -> HomeServer:
+        config = self.default_config()
+        config["database"] = database
+        hs = HomeServer("test", config=_parse_config(config), reactor=cast(Any, self.reactor))
+        hs._clock = self.clock  # type: ignore[attr-defined]
+        hs.setup()
+        self.addCleanup(hs.get_datastores().close)
+        return hs
+
+    def _switch_to(self, hs: HomeServer) -> None:
+        """Serve the test site from ``hs`` from now on."""
+        self.hs = hs
+        self.resource = create_resource_tree(self.create_resource_dict())
+        self.site = make_site(self.resource, self.reactor, self.max_request_body_size)
+
+    def _new_pg_database(self) -> str:
+        name = f"port_db_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+        _admin(
+            f"CREATE DATABASE {name} ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0"
+        )
+        self.addCleanup(_admin, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        return name
+
+    def _pg_config_file(self, dbname: str) -> str:
+        path = os.path.join(self.tmpdir, f"{dbname}.yaml")
+        config = {
+            "server_name": "test",
+            "database": {"name": "psycopg2", "args": {**_pg_args(dbname), "cp_min": 1}},
+        }
+        with open(path, "w", encoding="utf-8") as f:
+            yaml.safe_dump(config, f)
+        return path
+
+    def _port(self, config_path: str, *extra: str) -> tuple[int, str, str]:
+        """Run the command line; (exit code, stdout, stderr)."""
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                synapse_port_db.main(
+                    [
+                        "--sqlite-database",
+                        self.sqlite_path,
+                        "--postgres-config",
+                        config_path,
+                        *extra,
+                    ]
+                )
+            except SystemExit as e:
+                code = int(e.code or 0)
+        return code, out.getvalue(), err.getvalue()
+
+    @contextlib.contextmanager
+    def _pg_cursor(self, dbname: str) -> Iterator[Any]:
+        import psycopg2
+
+        conn = psycopg2.connect(**_pg_args(dbname))
+        conn.autocommit = True
+        try:
+            with conn.cursor() as cur:
+                yield cur
+        finally:
+            conn.close()
+
+    def _fill_sqlite(self) -> JsonDict:
+        """Users, a room with messages, account data; the SQLite homeserver is then stopped."""
+        self.register_user("alice", "alice-password")
+        self.register_user("bob", "bob-password")
+        alice = self.login("alice", "alice-password")
+        bob = self.login("bob", "bob-password")
+        channel = self.make_request(
+            "POST",
+            "/_matrix/client/v3/createRoom",
+            {"name": "Port", "preset": "public_chat"},
+            access_token=alice,
+        )
+        self.assertEqual(channel.code, 200, channel.json_body)
+        room_id = channel.json_body["room_id"]
+        channel = self.make_request(
+            "POST", f"/_matrix/client/v3/rooms/{room_id}/join", {}, access_token=bob
+        )
+        self.assertEqual(channel.code, 200, channel.json_body)
+        bodies = [f"message {i} ☃" for i in range(12)]
+        for i, body in enumerate(bodies):
+            channel = self.make_request(
+                "PUT",
+                f"/_matrix/client/v3/rooms/{room_id}/send/m.room.message/t{i}",
+                {"msgtype": "m.text", "body": body},
+                access_token=alice if i % 2 == 0 else bob,
+            )
+            self.assertEqual(channel.code, 200, channel.json_body)
+        channel = self.make_request(
+            "PUT",
+            "/_matrix/client/v3/user/@alice:test/account_data/org.example.colour",
+            {"colour": "blue"},
+            access_token=alice,
+        )
+        self.assertEqual(channel.code, 200, channel.json_body)
+        self.hs.get_datastores().close()
+        return {"room_id": room_id, "bodies": bodies}
+
+    def _sqlite_max(self, sql: str) -> int:
+        conn = sqlite3.connect(self.sqlite_path)
+        try:
+            return int(conn.execute(sql).fetchone()[0])
+        finally:
+            conn.close()
+
+    # --- tests ------------------------------------------------------------------------
+
+    def test_port_then_serve_from_postgres(self) -> None:
+        filled = self._fill_sqlite()
+        room_id = filled["room_id"]
+        max_stream = self._sqlite_max("SELECT MAX(stream_ordering) FROM events")
+        max_group = self._sqlite_max("SELECT MAX(id) FROM state_groups")
+        dbname = self._new_pg_database()
+
+        code, out, err = self._port(self._pg_config_file(dbname), "--batch-size", "7", "--curses")
+        self.assertEqual(code, 0, err)
+        self.assertIn("Port complete", out)
+        self.assertIn("events_stream_seq", out)
+
+        # Booleans became booleans, and every event row came over.
+        with self._pg_cursor(dbname) as cur:
+            cur.execute("SELECT COUNT(*), MAX(stream_ordering) FROM events")
+            count, pg_max = cur.fetchone()
+            self.assertEqual(pg_max, max_stream)
+            self.assertEqual(count, self._sqlite_max("SELECT COUNT(*) FROM events"))
+            cur.execute("SELECT version FROM schema_version")
+            self.assertEqual(cur.fetchone()[0], SCHEMA_VERSION)
+
+        hs = self._homeserver({"name": "psycopg2", "args": {**_pg_args(dbname), "cp_min": 1}})
+        self._switch_to(hs)
+
+        alice = self.login("alice", "alice-password")
+        bob = self.login("bob", "bob-password")
+
+        channel = self.make_request(
+            "GET",
+            f"/_matrix/client/v3/rooms/{room_id}/messages?dir=b&limit=50",
+            access_token=bob,
+        )
+        self.assertEqual(channel.code, 200, channel.json_body)
+        got = [
+            e["content"]["body"]
+            for e in channel.json_body["chunk"]
+            if e["type"] == "m.room.message"
+        ]
+        self.assertEqual(list(reversed(got)), filled["bodies"])
+
+        channel = self.make_request("GET", "/_matrix/client/v3/sync", access_token=alice)
+        self.assertEqual(channel.code, 200, channel.json_body)
+        sync_body = channel.json_body
+        self.assertIn(room_id, sync_body["rooms"]["join"])
+        types = {e["type"] for e in sync_body["account_data"]["events"]}
+        self.assertIn("org.example.colour", types)
+
+        channel = self.make_request(
+            "GET",
+            "/_matrix/client/v3/user/@alice:test/account_data/org.example.colour",
+            access_token=alice,
+        )
+        self.assertEqual(channel.code, 200, channel.json_body)
+        self.assertEqual(channel.json_body, {"colour": "blue"})
+
+        # New events (and their state groups) come after the ported ones.
+        channel = self.make_request(
+            "PUT",
+            f"/_matrix/client/v3/rooms/{room_id}/state/m.room.topic",
+            {"topic": "after the port"},
+            access_token=alice,
+        )
+        self.assertEqual(channel.code, 200, channel.json_body)
+        new_event = channel.json_body["event_id"]
+        with self._pg_cursor(dbname) as cur:
+            cur.execute("SELECT stream_ordering FROM events WHERE event_id = %s", (new_event,))
+            self.assertGreater(cur.fetchone()[0], max_stream)
+            cur.execute("SELECT MAX(id) FROM state_groups")
+            self.assertGreater(cur.fetchone()[0], max_group)
+
+        channel = self.make_request(
+            "GET", f"/_matrix/client/v3/sync?since={sync_body['next_batch']}", access_token=bob
+        )
+        self.assertEqual(channel.code, 200, channel.json_body)
+        timeline = channel.json_body["rooms"]["join"][room_id]["timeline"]["events"]
+        self.assertEqual([e["event_id"] for e in timeline], [new_event])
+
+    def test_interrupted_port_resumes(self) -> None:
+        self._fill_sqlite()
+        dbname = self._new_pg_database()
+        pg_config = read_postgres_config(self._pg_config_file(dbname))
+
+        class Interrupt(Exception):
+            pass
+
+        def stop_in_events(table: str, copied: int) -> None:
+            if table == "events" and copied >= 4:
+                raise Interrupt()
+
+        porter = Porter(self.sqlite_path, pg_config, batch_size=2, out=io.StringIO())
+        porter.after_batch = stop_in_events
+        with self.assertRaises(Interrupt):
+            porter.run()
+        with self._pg_cursor(dbname) as cur:
+            cur.execute("SELECT COUNT(*) FROM events")
+            self.assertEqual(cur.fetchone()[0], 4)
+            cur.execute("SELECT rows_copied FROM port_progress WHERE table_name = 'events'")
+            self.assertEqual(cur.fetchone()[0], 4)
+
+        out = io.StringIO()
+        summary = Porter(self.sqlite_path, pg_config, batch_size=2, out=out).run()
+        self.assertTrue(summary.resumed)
+        self.assertIn("Resuming", out.getvalue())
+        total = self._sqlite_max("SELECT COUNT(*) FROM events")
+        self.assertEqual(summary.rows_by_table["events"], total)
+        with self._pg_cursor(dbname) as cur:
+            cur.execute("SELECT COUNT(*), COUNT(DISTINCT event_id) FROM events")
+            self.assertEqual(cur.fetchone(), (total, total))
+            cur.execute("SELECT COUNT(*) FROM users")
+            self.assertEqual(cur.fetchone()[0], 2)
+
+    def test_non_empty_target_refused(self) -> None:
+        self._fill_sqlite()
+        dbname = self._new_pg_database()
+        config_path = self._pg_config_file(dbname)
+        # A homeserver has run on the target and registered someone.
+        hs = self._homeserver({"name": "psycopg2", "args": {**_pg_args(dbname), "cp_min": 1}})
+        self._switch_to(hs)
+        self.register_user("carol", "carol-password")
+        hs.get_datastores().close()
+
+        code, out, err = self._port(config_path)
+        self.assertEqual(code, 1)
+        self.assertIn("already holds data", err)
+        self.assertIn("users", err)
+        self.assertEqual(err.count("\n"), 1, err)
+        with self._pg_cursor(dbname) as cur:
+            cur.execute("SELECT name FROM users")
+            self.assertEqual(cur.fetchall(), [("@carol:test",)])
+
+    def test_target_prepared_but_empty_accepted(self) -> None:
+        """A target that has only the schema (a homeserver started on it once) is fine."""
+        self._fill_sqlite()
+        dbname = self._new_pg_database()
+        hs = self._homeserver({"name": "psycopg2", "args": {**_pg_args(dbname), "cp_min": 1}})
+        hs.get_datastores().close()
+        code, out, err = self._port(self._pg_config_file(dbname))
+        self.assertEqual(code, 0, err)
+
+    def test_schema_version_mismatch_refused(self) -> None:
+        self._fill_sqlite()
+        conn = sqlite3.connect(self.sqlite_path)
+        try:
+            conn.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION + 1,))
+            conn.commit()
+        finally:
+            conn.close()
+        dbname = self._new_pg_database()
+        code, out, err = self._port(self._pg_config_file(dbname))
+        self.assertEqual(code, 1)
+        self.assertIn(f"version {SCHEMA_VERSION + 1}", err)
+        with self._pg_cursor(dbname) as cur:
+            cur.execute("SELECT COUNT(*) FROM pg_tables WHERE schemaname = 'public'")
+            self.assertEqual(cur.fetchone()[0], 0)
+
+    def test_missing_delta_refused(self) -> None:
+        self._fill_sqlite()
+        conn = sqlite3.connect(self.sqlite_path)
+        try:
+            conn.execute("DELETE FROM applied_schema_deltas WHERE file LIKE '%accounts%'")
+            conn.commit()
+        finally:
+            conn.close()
+        code, out, err = self._port(self._pg_config_file(self._new_pg_database()))
+        self.assertEqual(code, 1)
+        self.assertIn("lacks schema deltas", err)
+
+    def test_nul_in_text_refused(self) -> None:
+        self._fill_sqlite()
+        conn = sqlite3.connect(self.sqlite_path)
+        try:
+            conn.execute(
+                "UPDATE users SET appservice_id = ? WHERE name = '@bob:test'", ("bad\x00id",)
+            )
+            conn.commit()
+        finally:
+            conn.close()
+        dbname = self._new_pg_database()
+        code, out, err = self._port(self._pg_config_file(dbname))
+        self.assertEqual(code, 1)
+        self.assertIn("NUL", err)
+        self.assertIn("users.appservice_id", err)
+        with self._pg_cursor(dbname) as cur:
+            cur.execute("SELECT COUNT(*) FROM events")
+            self.assertEqual(cur.fetchone()[0], 0)
+
+    def test_wrong_engine_in_config_refused(self) -> None:
+        path = os.path.join(self.tmpdir, "sqlite.yaml")
+        with open(path, "w", encoding="utf-8") as f:
+            yaml.safe_dump({"database": {"name": "sqlite3", "args": {"database": "x.db"}}}, f)
+        with self.assertRaisesRegex(PortError, "psycopg2"):
+            read_postgres_config(path)
