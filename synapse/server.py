@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from synapse.crypto.keyring import Keyring
     from synapse.events.client_serializer import EventClientSerializer
     from synapse.handlers.account_data import AccountDataHandler
+    from synapse.handlers.admin import AdminHandler
     from synapse.handlers.auth import AuthHandler
     from synapse.handlers.deactivate_account import DeactivateAccountHandler
     from synapse.handlers.device import DeviceHandler
@@ -42,9 +43,11 @@ if TYPE_CHECKING:
     from synapse.handlers.room_list import RoomListHandler
     from synapse.handlers.room_member import RoomMemberHandler
     from synapse.handlers.room_upgrade import RoomUpgradeHandler
+    from synapse.handlers.server_notices import ServerNoticesHandler
     from synapse.handlers.set_password import SetPasswordHandler
     from synapse.handlers.sync import SyncHandler
     from synapse.handlers.typing import TypingHandler
+    from synapse.handlers.user_directory import UserDirectoryHandler
     from synapse.http.matrixfederationclient import MatrixFederationHttpClient
     from synapse.media.media_repository import MediaRepository
     from synapse.notifier import Notifier
@@ -197,6 +200,10 @@ class HomeServer:
         queue = EventsPersistenceQueue(self)
         # Push actions are written in the transaction of the events that cause them.
         queue.add_pre_persist_hook(self.get_bulk_push_rule_evaluator().push_actions_for_batch)
+        # The user directory marks what a batch makes stale in the batch's transaction.
+        user_directory = self.get_user_directory_handler()
+        queue.add_pre_persist_hook(user_directory.stale_writes_for_batch)
+        queue.add_post_persist_callback(user_directory.on_events_persisted)
         return queue
 
     @cache_in_self
@@ -338,6 +345,12 @@ class HomeServer:
         return PresenceHandler(self)
 
     @cache_in_self
+    def get_user_directory_handler(self) -> UserDirectoryHandler:
+        from synapse.handlers.user_directory import UserDirectoryHandler
+
+        return UserDirectoryHandler(self)
+
+    @cache_in_self
     def get_sync_handler(self) -> SyncHandler:
         from synapse.handlers.sync import SyncHandler
 
@@ -371,3 +384,15 @@ class HomeServer:
         from synapse.handlers.key_server import KeyServerHandler
 
         return KeyServerHandler(self)
+
+    @cache_in_self
+    def get_admin_handler(self) -> AdminHandler:
+        from synapse.handlers.admin import AdminHandler
+
+        return AdminHandler(self)
+
+    @cache_in_self
+    def get_server_notices_handler(self) -> ServerNoticesHandler:
+        from synapse.handlers.server_notices import ServerNoticesHandler
+
+        return ServerNoticesHandler(self)

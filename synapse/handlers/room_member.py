@@ -100,6 +100,9 @@ class RoomMemberHandler:
         sender = requester.user.to_string()
         if membership in (Membership.JOIN, Membership.KNOCK) and target_id != sender:
             raise AuthError(403, f"Cannot {action} for another user")
+        if membership == Membership.JOIN and await self._stores.admin.get_room_blocker(room_id):
+            if not await self._stores.registration.is_server_admin(sender):
+                raise SynapseError(403, "This room has been blocked on this server")
         event_content: JsonDict = dict(content or {})
         event_content["membership"] = membership
         if reason is not None:

@@ -63,6 +63,11 @@ class BackgroundUpdater:
         self._batch_sizes: dict[str, int] = {}
         self._all_done = False
         self._running = False
+        # Paused by the admin API (POST /_synapse/admin/v1/background_updates/enabled).
+        self.enabled = True
+        # Per update run in this process: (items done, seconds spent).
+        self.progress: dict[str, tuple[int, float]] = {}
+        self.current_update: str | None = None
 
     # --- registration -------------------------------------------------------------------
 
@@ -179,6 +184,12 @@ class BackgroundUpdater:
         d = defer.ensureDeferred(self.run_background_updates(sleep=True))
         d.addErrback(lambda f: logger.error("Background updates stopped: %s", f.getTraceback()))
 
+    def set_enabled(self, enabled: bool) -> None:
+        """Pause the updates, or let them run again."""
+        self.enabled = enabled
+        if enabled and not self._all_done:
+            self.start_doing_background_updates()
+
     async def run_background_updates(self, sleep: bool = False) -> None:
         """Run batches until no update is left (or none that can run)."""
         if self._running:
@@ -188,6 +199,8 @@ class BackgroundUpdater:
             while True:
                 if sleep:
                     await self._clock.sleep(BATCH_INTERVAL_SECONDS)
+                if not self.enabled:
+                    return
                 if await self.do_next_background_update():
                     return
         finally:
@@ -220,10 +233,13 @@ class BackgroundUpdater:
             return True
 
         update_name, progress_json = runnable[0][0], runnable[0][1]
+        self.current_update = update_name
         batch_size = self._batch_sizes.get(update_name, DEFAULT_BATCH_SIZE)
         start = time.perf_counter()
         items = await self._handlers[update_name](json.loads(progress_json), batch_size)
         duration = time.perf_counter() - start
+        done_items, done_duration = self.progress.get(update_name, (0, 0.0))
+        self.progress[update_name] = (done_items + items, done_duration + duration)
         self._batch_sizes[update_name] = _next_batch_size(batch_size, items, duration)
         logger.info(
             "Background update %r: %d items in %.3f s (next batch %d)",

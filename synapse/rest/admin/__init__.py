@@ -6,7 +6,16 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from synapse.http.server import JsonResource
-from synapse.rest.admin import media, register
+from synapse.rest.admin import (
+    event_reports,
+    media,
+    register,
+    registration_tokens,
+    rooms,
+    server_info,
+    server_notice_servlet,
+    users,
+)
 from synapse.rest.admin._base import ADMIN_API_PREFIX
 
 if TYPE_CHECKING:
@@ -20,6 +29,12 @@ RegisterServletsFunc = Callable[["HomeServer", JsonResource], None]
 ADMIN_SERVLET_MODULES: list[RegisterServletsFunc] = [
     register.register_servlets,
     media.register_servlets,
+    users.register_servlets,
+    rooms.register_servlets,
+    event_reports.register_servlets,
+    registration_tokens.register_servlets,
+    server_notice_servlet.register_servlets,
+    server_info.register_servlets,
 ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from synapse.storage.databases.main.account_data import AccountDataStore
+from synapse.storage.databases.main.admin import AdminStore
 from synapse.storage.databases.main.device_lists import DeviceListStore
 from synapse.storage.databases.main.deviceinbox import DeviceInboxStore
 from synapse.storage.databases.main.devices import DeviceStore
@@ -81,6 +82,8 @@ class MainStores:
         self.presence = PresenceStore(database, hs)
         # Other servers' signing keys (see docs/development/federation.md).
         self.keys = KeyStore(database, hs)
+        # Admin API queries (see docs/admin_api.md).
+        self.admin = AdminStore(database, hs)
         self.persist_events = PersistEventsStore(
             database,
             hs,
