@@ -11,20 +11,30 @@ import contextlib
 import io
 import os
 import sqlite3
+import subprocess
+import sys
 import tempfile
+import unittest
 import uuid
 from collections.abc import Iterator
 from typing import Any, cast
 
 import yaml
+from signedjson.key import generate_signing_key
 
 from synapse._scripts import synapse_port_db
-from synapse._scripts.synapse_port_db import Porter, PortError, read_postgres_config
+from synapse._scripts.synapse_port_db import (
+    Porter,
+    PortError,
+    _converter,
+    read_postgres_config,
+)
 from synapse.http.resource_tree import create_resource_tree
-from synapse.rest.client import account_data, login, membership, room, room_history, sync
+from synapse.rest.client import account_data, keys, login, membership, room, room_history, sync
 from synapse.server import HomeServer
 from synapse.storage.schema import SCHEMA_VERSION
 from synapse.types import JsonDict
+from tests.rest.client.e2e_helpers import one_time_keys
 from tests.server import _parse_config, make_site
 from tests.unittest import HomeserverTestCase
 from tests.utils import POSTGRES_HOST, POSTGRES_PASSWORD, POSTGRES_PORT, POSTGRES_USER
@@ -71,6 +81,7 @@ class PortDbTestCase(HomeserverTestCase):
         room_history.register_servlets,
         sync.register_servlets,
         account_data.register_servlets,
+        keys.register_servlets,
     ]
 
     if _SKIP_REASON is not None:
@@ -150,7 +161,21 @@ class PortDbTestCase(HomeserverTestCase):
         self.register_user("alice", "alice-password")
         self.register_user("bob", "bob-password")
         alice = self.login("alice", "alice-password")
-        bob = self.login("bob", "bob-password")
+        bob = self.login("bob", "bob-password", device_id="BOB1")
+        # A fallback key, claimed: its ``used`` is a BOOLEAN stored as 1 in SQLite.
+        fallback = one_time_keys("@bob:test", generate_signing_key("BOB1"), ["fb"], fallback=True)
+        channel = self.make_request(
+            "POST", "/_matrix/client/v3/keys/upload", {"fallback_keys": fallback}, access_token=bob
+        )
+        self.assertEqual(channel.code, 200, channel.json_body)
+        channel = self.make_request(
+            "POST",
+            "/_matrix/client/v3/keys/claim",
+            {"one_time_keys": {"@bob:test": {"BOB1": "signed_curve25519"}}},
+            access_token=alice,
+        )
+        self.assertEqual(channel.code, 200, channel.json_body)
+        self.assertIn("@bob:test", channel.json_body["one_time_keys"])
         channel = self.make_request(
             "POST",
             "/_matrix/client/v3/createRoom",
@@ -209,6 +234,8 @@ class PortDbTestCase(HomeserverTestCase):
             count, pg_max = cur.fetchone()
             self.assertEqual(pg_max, max_stream)
             self.assertEqual(count, self._sqlite_max("SELECT COUNT(*) FROM events"))
+            cur.execute("SELECT used FROM e2e_fallback_keys_json")
+            self.assertEqual(cur.fetchall(), [(True,)])
             cur.execute("SELECT version FROM schema_version")
             self.assertEqual(cur.fetchone()[0], SCHEMA_VERSION)
 
@@ -383,3 +410,54 @@ class PortDbTestCase(HomeserverTestCase):
             yaml.safe_dump({"database": {"name": "sqlite3", "args": {"database": "x.db"}}}, f)
         with self.assertRaisesRegex(PortError, "psycopg2"):
             read_postgres_config(path)
+
+
+class ConversionTestCase(unittest.TestCase):
+    """Values whose representation differs between SQLite and PostgreSQL."""
+
+    def test_booleans(self) -> None:
+        convert = _converter("boolean")
+        assert convert is not None
+        self.assertIs(convert(1), True)
+        self.assertIs(convert(0), False)
+        with self.assertRaises(ValueError):
+            convert(2)
+
+    def test_bytes_and_text(self) -> None:
+        to_bytea = _converter("bytea")
+        to_text = _converter("text")
+        assert to_bytea is not None and to_text is not None
+        self.assertEqual(to_bytea(b"\x00\xff"), b"\x00\xff")
+        self.assertEqual(to_bytea("é"), "é".encode())
+        self.assertEqual(to_text("é".encode()), "é")
+        with self.assertRaises(ValueError):
+            to_text("a\x00b")
+        self.assertIsNone(_converter("bigint"))
+
+
+class CommandLineTestCase(unittest.TestCase):
+    def test_missing_sqlite_database_is_one_clear_error(self) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            config_path = os.path.join(tmp, "pg.yaml")
+            with open(config_path, "w", encoding="utf-8") as f:
+                yaml.safe_dump({"database": {"name": "psycopg2", "args": {"dbname": "x"}}}, f)
+            script = os.path.join(
+                os.path.dirname(__file__), "..", "..", "scripts", "synapse_port_db"
+            )
+            result = subprocess.run(
+                [
+                    sys.executable,
+                    script,
+                    "--sqlite-database",
+                    os.path.join(tmp, "none.db"),
+                    "--postgres-config",
+                    config_path,
+                ],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+        self.assertEqual(result.returncode, 1, result.stderr)
+        self.assertEqual(result.stdout, "")
+        self.assertEqual(result.stderr.count("\n"), 1, result.stderr)
+        self.assertIn("does not exist", result.stderr)
