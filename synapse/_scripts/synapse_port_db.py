@@ -48,6 +48,9 @@ OTHER_SEQUENCES: dict[str, tuple[str, str]] = {
     "state_group_id_seq": ("state_groups", "id"),
 }
 
+#: Seconds between two progress lines of one table.
+_REPORT_EVERY = 2.0
+
 #: How many offending rows a NUL report names.
 _MAX_REPORTED = 20
 
@@ -400,6 +403,7 @@ class Porter:
         insert_sql = f'INSERT INTO "{table.name}" ({columns_sql}) VALUES ?'
         converters = [_converter(table.pg_types[c]) for c in table.columns]
         nkey = len(table.key)
+        last_report = time.monotonic()
         while True:
             if position is None:
                 where, args = "", []
@@ -441,11 +445,13 @@ class Porter:
                 raise PortError(
                     f"Cannot copy rows of {table.name} into PostgreSQL: {str(e).strip()}"
                 ) from e
-            self.say(f"  {table.name}: {copied}/{max(total, copied)} rows")
+            now = time.monotonic()
+            if now - last_report >= _REPORT_EVERY:
+                last_report = now
+                self.say(f"  {table.name}: {copied}/{max(total, copied)} rows...")
             if self.after_batch is not None:
                 self.after_batch(table.name, copied)
-        if copied == 0:
-            self.say(f"  {table.name}: empty")
+        self.say(f"  {table.name}: {copied} rows" if copied else f"  {table.name}: empty")
         return copied
 
 
@@ -708,6 +714,12 @@ def main(argv: list[str] | None = None) -> None:
             args.sqlite_database, pg_config, batch_size=args.batch_size, server_name=server_name
         )
         summary = porter.run()
+    except KeyboardInterrupt:
+        print(
+            "synapse_port_db: interrupted; run it again with the same arguments to resume",
+            file=sys.stderr,
+        )
+        sys.exit(1)
     except PortError as e:
         print(f"synapse_port_db: {e}", file=sys.stderr)
         sys.exit(1)

@@ -32,6 +32,9 @@ from synapse._scripts.synapse_port_db import (
 from synapse.http.resource_tree import create_resource_tree
 from synapse.rest.client import account_data, keys, login, membership, room, room_history, sync
 from synapse.server import HomeServer
+from synapse.storage.database import make_conn
+from synapse.storage.engines import create_engine
+from synapse.storage.prepare_database import prepare_database
 from synapse.storage.schema import SCHEMA_VERSION
 from synapse.types import JsonDict
 from tests.rest.client.e2e_helpers import one_time_keys
@@ -461,3 +464,24 @@ class CommandLineTestCase(unittest.TestCase):
         self.assertEqual(result.stdout, "")
         self.assertEqual(result.stderr.count("\n"), 1, result.stderr)
         self.assertIn("does not exist", result.stderr)
+
+    def test_unreachable_postgres_is_one_clear_error(self) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            sqlite_path = os.path.join(tmp, "homeserver.db")
+            engine = create_engine({"name": "sqlite3", "args": {"database": sqlite_path}})
+            conn = make_conn(engine, "test")
+            try:
+                prepare_database(conn, engine)
+            finally:
+                conn.close()
+            config_path = os.path.join(tmp, "pg.yaml")
+            args = {"dbname": "x", "host": "127.0.0.1", "port": 1, "connect_timeout": 2}
+            with open(config_path, "w", encoding="utf-8") as f:
+                yaml.safe_dump({"database": {"name": "psycopg2", "args": args}}, f)
+            err = io.StringIO()
+            with contextlib.redirect_stderr(err), self.assertRaises(SystemExit) as exited:
+                synapse_port_db.main(
+                    ["--sqlite-database", sqlite_path, "--postgres-config", config_path]
+                )
+        self.assertEqual(exited.exception.code, 1)
+        self.assertIn("Cannot connect to PostgreSQL", err.getvalue())
