@@ -77,7 +77,7 @@ class BackgroundUpdateStatusServlet(_Servlet):
 
 
 def _pool_names(hs: HomeServer) -> list[str]:
-    return [db.name for db in hs.config.database.databases]
+    return [db.connection_name for db in hs.config.database.databases]
 
 
 class BackgroundUpdateEnabledServlet(_Servlet):
