@@ -160,6 +160,10 @@ class Porter:
                 raise PortError(f"Cannot connect to PostgreSQL: {str(e).strip()}") from e
             try:
                 engine.check_database(pg)
+                # Each batch commits with its progress, so a commit lost in a crash of
+                # the server is redone on resume: no need to wait for each to reach disk.
+                # The last commit (the sequences) is made durable, and everything with it.
+                _run(pg, lambda txn: txn.execute("SET synchronous_commit TO off"))
                 summary.resumed = _table_exists(pg, PROGRESS_TABLE)
                 if not summary.resumed:
                     self._refuse_non_empty_target(pg)
@@ -362,6 +366,7 @@ class Porter:
         result: dict[str, int] = {}
 
         def reset(txn: LoggingTransaction) -> None:
+            txn.execute("SET LOCAL synchronous_commit TO on")
             for use in sequences:
                 txn.execute(f'SELECT MAX("{use.column}" * ?) FROM "{use.table}"', (use.step,))
                 row = txn.fetchone()

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import unittest
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from typing import Any, cast
@@ -37,6 +40,7 @@ from synapse.storage.engines import create_engine
 from synapse.storage.prepare_database import prepare_database
 from synapse.storage.schema import SCHEMA_VERSION
 from synapse.types import JsonDict
+from tests.app.daemon import daemon_env, start_daemon
 from tests.rest.client.e2e_helpers import one_time_keys
 from tests.server import _parse_config, make_site
 from tests.unittest import HomeserverTestCase
@@ -485,3 +489,120 @@ class CommandLineTestCase(unittest.TestCase):
                 )
         self.assertEqual(exited.exception.code, 1)
         self.assertIn("Cannot connect to PostgreSQL", err.getvalue())
+
+
+def _call(
+    base: str, method: str, path: str, body: JsonDict | None = None, token: str | None = None
+) -> tuple[int, JsonDict]:
+    """One client API request to a running daemon: (status, JSON body)."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(f"{base}{path}", data=data, method=method)
+    request.add_header("Content-Type", "application/json")
+    if token is not None:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"{}")
+
+
+class DaemonPortTestCase(unittest.TestCase):
+    """The real daemon on SQLite, stopped, ported with the script, then started on PostgreSQL."""
+
+    if _SKIP_REASON is not None:
+        skip = _SKIP_REASON
+
+    def _register(self, base: str, username: str, password: str) -> str:
+        body: JsonDict = {"username": username, "password": password}
+        code, answer = _call(base, "POST", "/_matrix/client/v3/register", body)
+        if code == 401:
+            body["auth"] = {"type": "m.login.dummy", "session": answer.get("session")}
+            code, answer = _call(base, "POST", "/_matrix/client/v3/register", body)
+        self.assertEqual(code, 200, answer)
+        return str(answer["access_token"])
+
+    def test_daemon_database_ported_and_served(self) -> None:
+        old = start_daemon(self)
+        alice = self._register(old.url, "alice", "alice-password")
+        code, answer = _call(
+            old.url, "POST", "/_matrix/client/v3/createRoom", {"name": "Ported"}, alice
+        )
+        self.assertEqual(code, 200, answer)
+        room_id = answer["room_id"]
+        for i in range(5):
+            code, answer = _call(
+                old.url,
+                "PUT",
+                f"/_matrix/client/v3/rooms/{room_id}/send/m.room.message/m{i}",
+                {"msgtype": "m.text", "body": f"before {i}"},
+                alice,
+            )
+            self.assertEqual(code, 200, answer)
+        old.process.stop()
+
+        dbname = f"port_db_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+        _admin(
+            f"CREATE DATABASE {dbname} ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0"
+        )
+        self.addCleanup(_admin, f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)")
+        database = {"name": "psycopg2", "args": {**_pg_args(dbname), "cp_min": 1, "cp_max": 5}}
+        with open(old.config_path, encoding="utf-8") as f:
+            config = yaml.safe_load(f)
+        config["database"] = database
+        pg_config_path = os.path.join(old.directory, "homeserver-postgres.yaml")
+        with open(pg_config_path, "w", encoding="utf-8") as f:
+            yaml.safe_dump(config, f)
+
+        script = os.path.join(os.path.dirname(__file__), "..", "..", "scripts", "synapse_port_db")
+        result = subprocess.run(
+            [
+                sys.executable,
+                script,
+                "--sqlite-database",
+                old.sqlite_path,
+                "--postgres-config",
+                pg_config_path,
+            ],
+            capture_output=True,
+            text=True,
+            env=daemon_env(),
+            timeout=300,
+        )
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("Port complete", result.stdout)
+
+        new = start_daemon(self, overrides={"database": database})
+        code, answer = _call(
+            new.url,
+            "POST",
+            "/_matrix/client/v3/login",
+            {
+                "type": "m.login.password",
+                "identifier": {"type": "m.id.user", "user": "alice"},
+                "password": "alice-password",
+            },
+        )
+        self.assertEqual(code, 200, answer)
+        token = answer["access_token"]
+        code, answer = _call(
+            new.url,
+            "PUT",
+            f"/_matrix/client/v3/rooms/{room_id}/send/m.room.message/after",
+            {"msgtype": "m.text", "body": "after"},
+            token,
+        )
+        self.assertEqual(code, 200, answer)
+        code, answer = _call(
+            new.url,
+            "GET",
+            f"/_matrix/client/v3/rooms/{room_id}/messages?dir=b&limit=20",
+            token=token,
+        )
+        self.assertEqual(code, 200, answer)
+        bodies = [e["content"]["body"] for e in answer["chunk"] if e["type"] == "m.room.message"]
+        self.assertEqual(bodies, ["after", *(f"before {i}" for i in reversed(range(5)))])
+        code, answer = _call(new.url, "GET", "/_matrix/client/v3/sync", token=token)
+        self.assertEqual(code, 200, answer)
+        timeline = answer["rooms"]["join"][room_id]["timeline"]["events"]
+        self.assertEqual(timeline[-1]["content"]["body"], "after")
