@@ -29,9 +29,13 @@ from synapse._scripts import synapse_port_db
 from synapse._scripts.synapse_port_db import (
     Porter,
     PortError,
+    TableCopy,
     _converter,
+    _create_progress_table,
+    _run,
     read_postgres_config,
 )
+from synapse.config.database import DatabaseConnectionConfig
 from synapse.http.resource_tree import create_resource_tree
 from synapse.rest.client import account_data, keys, login, membership, room, room_history, sync
 from synapse.server import HomeServer
@@ -606,3 +610,74 @@ class DaemonPortTestCase(unittest.TestCase):
         self.assertEqual(code, 200, answer)
         timeline = answer["rooms"]["join"][room_id]["timeline"]["events"]
         self.assertEqual(timeline[-1]["content"]["body"], "after")
+
+
+class TableCopyTestCase(unittest.TestCase):
+    """Tables the schema may grow: WITHOUT ROWID (primary key order), bytea, booleans."""
+
+    if _SKIP_REASON is not None:
+        skip = _SKIP_REASON
+
+    def test_without_rowid_table_in_key_order_and_resumed(self) -> None:
+        dbname = f"port_db_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+        _admin(
+            f"CREATE DATABASE {dbname} ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0"
+        )
+        self.addCleanup(_admin, f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)")
+        pg_config = DatabaseConnectionConfig(
+            "main", {"name": "psycopg2", "args": _pg_args(dbname)}, ["database"]
+        )
+        engine = create_engine(pg_config.config)
+        pg = make_conn(engine, "test")
+        self.addCleanup(pg.close)
+        _run(
+            pg,
+            lambda txn: txn.execute(
+                "CREATE TABLE kv (a TEXT NOT NULL, b BIGINT NOT NULL, flag BOOLEAN, data BYTEA,"
+                " PRIMARY KEY (a, b))"
+            ),
+        )
+        _run(pg, _create_progress_table)
+
+        sqlite = sqlite3.connect(":memory:")
+        self.addCleanup(sqlite.close)
+        sqlite.execute(
+            "CREATE TABLE kv (a TEXT NOT NULL, b BIGINT NOT NULL, flag BOOLEAN, data BYTEA,"
+            " PRIMARY KEY (a, b)) WITHOUT ROWID"
+        )
+        rows = [
+            (a, b, (a + str(b)).startswith("x"), bytes([b, 0, 255])) for a in "zxy" for b in (2, 1)
+        ]
+        sqlite.executemany("INSERT INTO kv VALUES (?, ?, ?, ?)", rows)
+
+        porter = Porter(":memory:", pg_config, batch_size=2, out=io.StringIO())
+        plan = TableCopy(
+            "kv",
+            ["a", "b", "flag", "data"],
+            ["a", "b"],
+            {"a": "text", "b": "bigint", "flag": "boolean", "data": "bytea"},
+        )
+
+        class Interrupt(Exception):
+            pass
+
+        def interrupt(table: str, copied: int) -> None:
+            raise Interrupt()
+
+        porter.after_batch = interrupt
+        with self.assertRaises(Interrupt):
+            porter._copy_table(sqlite, pg, plan)
+        porter.after_batch = None
+        self.assertEqual(porter._copy_table(sqlite, pg, plan), 6)
+
+        txn = pg.cursor()
+        try:
+            txn.execute("SELECT a, b, flag, data FROM kv ORDER BY a, b")
+            got = [(a, b, flag, bytes(data)) for a, b, flag, data in txn.fetchall()]
+            txn.execute("SELECT position FROM port_progress WHERE table_name = 'kv'")
+            position = txn.fetchone()
+        finally:
+            txn.close()
+            pg.rollback()
+        self.assertEqual(got, sorted(rows))
+        self.assertEqual(position, ('["z", 2]',))
