@@ -110,6 +110,8 @@ class AdminHandler:
         details = await self._stores.admin.get_user_details(user_id)
         if details is None:
             return None
+        # Synapse lists creation times in milliseconds but shows one user's in seconds.
+        details["creation_ts"] //= 1000
         details.update(
             {
                 "threepids": [],

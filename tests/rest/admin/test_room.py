@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+from synapse.rest.client import room_history, sync
 from synapse.types import JsonDict
 from tests.rest.admin.admin_test_base import ADMIN_V1, ADMIN_V2, AdminTestCase
 
@@ -135,6 +136,8 @@ class RoomDetailsTestCase(AdminTestCase):
 
 
 class RoomDeleteTestCase(AdminTestCase):
+    servlets = [*AdminTestCase.servlets, sync.register_servlets]
+
     def _wait(self, delete_id: str) -> JsonDict:
         self.pump(1)
         channel = self.admin_request("GET", f"{ADMIN_V2}/rooms/delete_status/{delete_id}")
@@ -145,6 +148,8 @@ class RoomDeleteTestCase(AdminTestCase):
         room = self.helper.create_room_as(self.user, is_public=True, tok=self.tok)
         self.helper.join(room, self.other, tok=self.other_tok)
         self.helper.send(room, "hello", tok=self.tok)
+        channel = self.make_request("GET", "/_matrix/client/v3/sync", access_token=self.other_tok)
+        since = channel.json_body["next_batch"]
         self.helper.request(
             "PUT", "/_matrix/client/v3/directory/room/%23fruit:test", {"room_id": room}, self.tok
         )
@@ -173,7 +178,19 @@ class RoomDeleteTestCase(AdminTestCase):
         )
         self.assertEqual(self.admin_request("GET", f"{ADMIN_V1}/rooms/{room}").code, 404)
 
+        # The members' clients sync on without the room.
+        channel = self.make_request(
+            "GET", f"/_matrix/client/v3/sync?since={since}", access_token=self.other_tok
+        )
+        self.assertEqual(channel.code, 200, channel.json_body)
+        self.assertNotIn(room, channel.json_body.get("rooms", {}).get("join", {}))
+        channel = self.make_request("GET", "/_matrix/client/v3/sync", access_token=self.tok)
+        self.assertEqual(channel.code, 200, channel.json_body)
+        self.assertNotIn(room, channel.json_body.get("rooms", {}).get("join", {}))
+        self.assertIn(other_room, channel.json_body["rooms"]["join"])
+
         # Blocked: nobody can join it again, and the status is listed by room.
+        self.helper.join(room, self.other, tok=self.other_tok, expect_code=403)
         channel = self.admin_request("GET", f"{ADMIN_V1}/rooms/{room}/block")
         self.assertEqual(channel.json_body, {"block": True, "user_id": self.admin})
         channel = self.admin_request("GET", f"{ADMIN_V2}/rooms/{room}/delete_status")
@@ -294,6 +311,8 @@ class RoomActionsTestCase(AdminTestCase):
 
 
 class PurgeHistoryTestCase(AdminTestCase):
+    servlets = [*AdminTestCase.servlets, room_history.register_servlets]
+
     def test_purge_up_to_event(self) -> None:
         room = self.helper.create_room_as(self.user, tok=self.tok)
         old = [self.helper.send(room, f"old {i}", tok=self.tok)["event_id"] for i in range(3)]
@@ -314,8 +333,14 @@ class PurgeHistoryTestCase(AdminTestCase):
         remaining = {e.event_id for e in self.room_events(room)}
         self.assertFalse(remaining & set(old))
         self.assertIn(marker, remaining)
-        # State is kept: the room still works.
+        # State is kept: the room still works, and paginates without the purged events.
         self.helper.send(room, "after", tok=self.tok)
+        channel = self.make_request(
+            "GET", f"/_matrix/client/v3/rooms/{room}/messages?dir=b&limit=50", access_token=self.tok
+        )
+        self.assertEqual(channel.code, 200, channel.json_body)
+        bodies = [e["content"].get("body") for e in channel.json_body["chunk"]]
+        self.assertEqual([b for b in bodies if b is not None], ["after", "new", "keep"])
         self.assertEqual(self.admin_request("GET", f"{ADMIN_V1}/rooms/{room}/state").code, 200)
 
     def test_local_events_kept_unless_asked(self) -> None:

@@ -93,7 +93,11 @@ class UserDetailsTestCase(AdminTestCase):
         self.assertEqual(channel.json_body["displayname"], "alice")
         self.assertEqual(channel.json_body["threepids"], [])
         self.assertFalse(channel.json_body["admin"])
-        self.assertGreater(channel.json_body["creation_ts"], 0)
+        # In seconds here, in milliseconds in the list (as Synapse has them).
+        created = channel.json_body["creation_ts"]
+        self.assertEqual(created, self.clock.time_msec() // 1000)
+        channel = self.admin_request("GET", f"{ADMIN_V2}/users?user_id=alice")
+        self.assertEqual(channel.json_body["users"][0]["creation_ts"], created * 1000)
 
     def test_get_unknown_remote_and_bad(self) -> None:
         channel = self.admin_request("GET", f"{ADMIN_V2}/users/{quote('@nobody:test')}")
