@@ -92,8 +92,17 @@ class EventCreationHandler:
 
     # --- rate limits ---------------------------------------------------------------
     async def ratelimit_message(self, requester: Requester) -> None:
-        """429 M_LIMIT_EXCEEDED when the user sends too fast (``rc_message``); admins
-        are exempt."""
+        """429 M_LIMIT_EXCEEDED when the user sends too fast (``rc_message``, or the
+        user's override set through the admin API, 0 meaning no limit); admins are exempt."""
+        override = await self._stores.admin.get_ratelimit_override(requester.user.to_string())
+        if override is not None:
+            if override.messages_per_second and override.burst_count:
+                await self._message_limiter.ratelimit(
+                    requester,
+                    rate_hz=override.messages_per_second,
+                    burst_count=override.burst_count,
+                )
+            return
         allowed, _ = await self._message_limiter.can_do_action(requester, update=False)
         if allowed:
             await self._message_limiter.ratelimit(requester)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from tests.rest.admin.admin_test_base import ADMIN_V1, ADMIN_V2, AdminTestCase
+from tests.unittest import override_config
 
 
 class UsersListTestCase(AdminTestCase):
@@ -332,3 +333,21 @@ class UserActionsTestCase(AdminTestCase):
         )
         self.assertEqual(self.admin_request("DELETE", path).code, 200)
         self.assertEqual(self.admin_request("GET", path).json_body, {})
+
+    @override_config({"rc_message": {"per_second": 0.01, "burst_count": 2}})
+    def test_ratelimit_override_applies_to_messages(self) -> None:
+        room = self.helper.create_room_as(self.user, tok=self.tok)
+        path = f"{ADMIN_V1}/users/{quote(self.user)}/override_ratelimit"
+        self.helper.send(room, "1", tok=self.tok)
+        self.helper.send(room, "2", tok=self.tok)
+        self.helper.send(room, "3", tok=self.tok, expect_code=429)
+        # 0/0: no limit at all.
+        self.admin_request("POST", path, {"messages_per_second": 0, "burst_count": 0})
+        for i in range(5):
+            self.helper.send(room, f"free {i}", tok=self.tok)
+        # A limit of its own replaces rc_message.
+        self.admin_request("POST", path, {"messages_per_second": 1, "burst_count": 10})
+        for i in range(5):
+            self.helper.send(room, f"more {i}", tok=self.tok)
+        self.admin_request("DELETE", path)
+        self.helper.send(room, "limited again", tok=self.tok, expect_code=429)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import attr
 
 from synapse.storage.database import DatabasePool, LoggingTransaction
+from synapse.util.caches.lrucache import LruCache
 
 if TYPE_CHECKING:
     from synapse.server import HomeServer
@@ -79,6 +80,8 @@ class AdminStore:
         self.db_pool = database
         self.hs = hs
         self._clock = hs.get_clock()
+        # Read at every message sent: user -> override, or None for "no override".
+        self._ratelimit_cache: LruCache[str, tuple[RatelimitOverride | None]] = LruCache(50_000)
 
     # --- users -------------------------------------------------------------------
     async def get_users_paginate(
@@ -210,6 +213,9 @@ class AdminStore:
 
     # --- rate-limit overrides -------------------------------------------------------
     async def get_ratelimit_override(self, user_id: str) -> RatelimitOverride | None:
+        cached = self._ratelimit_cache.get(user_id)
+        if cached is not None:
+            return cached[0]
         row = await self.db_pool.simple_select_one(
             "ratelimit_override",
             {"user_id": user_id},
@@ -217,7 +223,9 @@ class AdminStore:
             allow_none=True,
             desc="get_ratelimit_override",
         )
-        return RatelimitOverride(int(row[0] or 0), int(row[1] or 0)) if row else None
+        override = RatelimitOverride(int(row[0] or 0), int(row[1] or 0)) if row else None
+        self._ratelimit_cache.set(user_id, (override,))
+        return override
 
     async def set_ratelimit_override(
         self, user_id: str, messages_per_second: int, burst_count: int
@@ -228,11 +236,13 @@ class AdminStore:
             {"messages_per_second": messages_per_second, "burst_count": burst_count},
             desc="set_ratelimit_override",
         )
+        self._ratelimit_cache.invalidate(user_id)
 
     async def delete_ratelimit_override(self, user_id: str) -> None:
         await self.db_pool.simple_delete(
             "ratelimit_override", {"user_id": user_id}, desc="delete_ratelimit_override"
         )
+        self._ratelimit_cache.invalidate(user_id)
 
     # --- rooms ---------------------------------------------------------------------
     async def get_rooms_details(
