@@ -394,8 +394,10 @@ class AdminHandler:
         block: bool,
         purge: bool,
         force_purge: bool,
-    ) -> str:
-        """Start shutting down (and purging) a room in the background; the delete ID."""
+        wait: bool = False,
+    ) -> DeleteRoomTask:
+        """Start shutting down (and purging) a room in the background, or with ``wait``
+        do it before returning (the v1 API; a failure is then a 400). The task."""
         if new_room_user_id is not None:
             if not self.is_mine_id(new_room_user_id):
                 raise SynapseError(400, f"User must be our own: {new_room_user_id}")
@@ -410,19 +412,23 @@ class AdminHandler:
                 )
         task = DeleteRoomTask(delete_id=uuid.uuid4().hex, room_id=room_id)
         self._delete_tasks[task.delete_id] = task
-        self._run_in_background(
-            self._delete_room(
-                task,
-                requester.user.to_string(),
-                new_room_user_id,
-                room_name,
-                message,
-                block,
-                purge,
-                force_purge,
-            )
+        work = self._delete_room(
+            task,
+            requester.user.to_string(),
+            new_room_user_id,
+            room_name,
+            message,
+            block,
+            purge,
+            force_purge,
         )
-        return task.delete_id
+        if not wait:
+            self._run_in_background(work)
+            return task
+        await work
+        if task.status == STATUS_FAILED:
+            raise SynapseError(400, task.error or "Room deletion failed")
+        return task
 
     async def _delete_room(
         self,

@@ -3,7 +3,7 @@
 - ``GET /_synapse/admin/v1/rooms``; ``GET /v1/rooms/{roomId}``, ``/members``, ``/state``,
   ``/messages``; ``GET/PUT /v1/rooms/{roomId}/block``; ``GET/DELETE
   /v1/rooms/{roomId}/forward_extremities``
-- ``DELETE /_synapse/admin/v2/rooms/{roomId}`` (also ``/v1``), ``GET
+- ``DELETE /_synapse/admin/v2/rooms/{roomId}`` (``/v1``: done before answering), ``GET
   /v2/rooms/{roomId}/delete_status``, ``GET /v2/rooms/delete_status/{deleteId}``
 - ``POST /_synapse/admin/v1/join/{roomIdOrAlias}``,
   ``POST /v1/rooms/{roomId}/make_room_admin``
@@ -17,6 +17,7 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 from synapse.api.errors import Codes, NotFoundError, SynapseError
+from synapse.handlers.admin import DeleteRoomTask
 from synapse.handlers.relations import parse_pagination_token
 from synapse.http.servlet import (
     RestServlet,
@@ -199,7 +200,9 @@ class RoomRestServlet(_RoomServlet):
         return HTTPStatus.OK, await self.admin_handler.get_room_details(parse_room_id(room_id))
 
     async def on_DELETE(self, request: Request, room_id: str) -> tuple[int, JsonDict]:
-        return await _start_delete(self.hs, request, room_id)
+        """Synapse's v1 deletion: done before answering, with its outcome."""
+        task = await _start_delete(self.hs, request, room_id, wait=True)
+        return HTTPStatus.OK, task.to_json()["shutdown_room"]
 
 
 class RoomRestV2Servlet(_RoomServlet):
@@ -208,10 +211,13 @@ class RoomRestV2Servlet(_RoomServlet):
     PATTERNS = admin_patterns(f"/rooms{_ROOM}$", "v2")
 
     async def on_DELETE(self, request: Request, room_id: str) -> tuple[int, JsonDict]:
-        return await _start_delete(self.hs, request, room_id)
+        task = await _start_delete(self.hs, request, room_id)
+        return HTTPStatus.OK, {"delete_id": task.delete_id}
 
 
-async def _start_delete(hs: HomeServer, request: Request, room_id: str) -> tuple[int, JsonDict]:
+async def _start_delete(
+    hs: HomeServer, request: Request, room_id: str, wait: bool = False
+) -> DeleteRoomTask:
     requester = await assert_requester_is_admin(hs.get_auth(), request)
     body = parse_and_validate_json_object_from_request(
         request, _DELETE_SCHEMA, allow_empty_body=True
@@ -220,7 +226,7 @@ async def _start_delete(hs: HomeServer, request: Request, room_id: str) -> tuple
     new_room_user_id = body.get("new_room_user_id")
     if new_room_user_id is not None:
         parse_user_id(hs, new_room_user_id, "use")
-    delete_id = await hs.get_admin_handler().start_delete_room(
+    return await hs.get_admin_handler().start_delete_room(
         requester,
         room_id,
         new_room_user_id=new_room_user_id,
@@ -229,8 +235,8 @@ async def _start_delete(hs: HomeServer, request: Request, room_id: str) -> tuple
         block=body.get("block", False),
         purge=body.get("purge", True),
         force_purge=body.get("force_purge", False),
+        wait=wait,
     )
-    return HTTPStatus.OK, {"delete_id": delete_id}
 
 
 class DeleteStatusByRoomServlet(_RoomServlet):

@@ -377,3 +377,13 @@ class PurgeHistoryTestCase(AdminTestCase):
         self.assertEqual(channel.code, 404)
         self.assertEqual(len(self.room_events(room)), before)
         self.assertEqual(self.admin_request("GET", f"{ADMIN_V1}/purge_history_status/x").code, 404)
+
+    def test_v1_delete_answers_with_the_outcome(self) -> None:
+        room = self.helper.create_room_as(self.user, is_public=True, tok=self.tok)
+        self.helper.join(room, self.other, tok=self.other_tok)
+        channel = self.admin_request("DELETE", f"{ADMIN_V1}/rooms/{room}", {})
+        self.assertEqual(channel.code, 200, channel.json_body)
+        self.assertEqual(sorted(channel.json_body["kicked_users"]), sorted([self.user, self.other]))
+        self.assertEqual(channel.json_body["failed_to_kick_users"], [])
+        self.assertIsNone(channel.json_body["new_room_id"])
+        self.assertEqual(self.room_count(), 0)
