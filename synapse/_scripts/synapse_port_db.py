@@ -175,6 +175,7 @@ class Porter:
                 self._refuse_nul_text(sqlite_conn, tables)
                 if summary.resumed:
                     self.say("Resuming the port recorded in port_progress.")
+                self.say(f"Copying {len(tables)} tables in batches of {self.batch_size} rows...")
                 for table in tables:
                     summary.rows_by_table[table.name] = self._copy_table(sqlite_conn, pg, table)
                 summary.sequences = self._reset_sequences(pg, sequences)
@@ -194,6 +195,9 @@ class Porter:
             conn = sqlite3.connect(
                 f"file:{os.path.abspath(self.sqlite_path)}?mode=ro", uri=True, isolation_level=None
             )
+            # One read transaction for the whole port: every table is read as of one
+            # moment, even if something writes to the file meanwhile (WAL mode).
+            conn.execute("BEGIN")
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         except sqlite3.Error as e:
             raise PortError(f"Cannot read the SQLite database {self.sqlite_path}: {e}") from e

@@ -340,6 +340,34 @@ class PortDbTestCase(HomeserverTestCase):
             cur.execute("SELECT COUNT(*) FROM users")
             self.assertEqual(cur.fetchone()[0], 2)
 
+    def test_rows_written_during_the_port_are_not_half_copied(self) -> None:
+        """The SQLite file is read as of one moment, whatever is written meanwhile."""
+        self._fill_sqlite()
+        dbname = self._new_pg_database()
+        pg_config = read_postgres_config(self._pg_config_file(dbname))
+        writes = 0
+
+        def write_to_sqlite(table: str, copied: int) -> None:
+            nonlocal writes
+            if writes:
+                return
+            writes += 1
+            conn = sqlite3.connect(self.sqlite_path, timeout=5)
+            try:
+                conn.execute("INSERT INTO users (name, creation_ts) VALUES ('@late:test', 0)")
+                conn.commit()
+            finally:
+                conn.close()
+
+        porter = Porter(self.sqlite_path, pg_config, out=io.StringIO())
+        porter.after_batch = write_to_sqlite
+        summary = porter.run()
+        self.assertEqual(writes, 1)
+        self.assertEqual(summary.rows_by_table["users"], 2)
+        with self._pg_cursor(dbname) as cur:
+            cur.execute("SELECT name FROM users ORDER BY name")
+            self.assertEqual(cur.fetchall(), [("@alice:test",), ("@bob:test",)])
+
     def test_non_empty_target_refused(self) -> None:
         self._fill_sqlite()
         dbname = self._new_pg_database()
