@@ -23,7 +23,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TextIO, cast
+from typing import Any, NoReturn, TextIO, cast
 
 import yaml
 
@@ -95,15 +95,19 @@ class PortSummary:
         return sum(self.rows_by_table.values())
 
 
-def read_postgres_config(path: str) -> DatabaseConnectionConfig:
-    """The PostgreSQL database of a homeserver config file (``database`` or ``databases.main``)."""
+def _load_config(path: str) -> Any:
     try:
         with open(path, encoding="utf-8") as f:
-            config = yaml.safe_load(f)
+            return yaml.safe_load(f)
     except OSError as e:
         raise PortError(f"Cannot read the config file {path}: {e.strerror}") from e
     except yaml.YAMLError as e:
         raise PortError(f"The config file {path} is not valid YAML: {e}") from e
+
+
+def read_postgres_config(path: str) -> DatabaseConnectionConfig:
+    """The PostgreSQL database of a homeserver config file (``database`` or ``databases.main``)."""
+    config = _load_config(path)
     if not isinstance(config, dict) or ("database" not in config and "databases" not in config):
         raise PortError(
             f"The config file {path} must have a 'database' (or 'databases') section"
@@ -681,8 +685,15 @@ def _print_summary(summary: PortSummary, out: TextIO) -> None:
     )
 
 
+class _ArgumentParser(argparse.ArgumentParser):
+    """Usage errors end with status 1 and one line, like every other problem."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(1, f"{self.prog}: {message} (see --help)\n")
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
+    parser = _ArgumentParser(
         prog="synapse_port_db",
         description="Port a homeserver's SQLite database to a PostgreSQL database.",
     )
@@ -716,9 +727,7 @@ def main(argv: list[str] | None = None) -> None:
 
     try:
         pg_config = read_postgres_config(args.postgres_config)
-        with open(args.postgres_config, encoding="utf-8") as f:
-            raw = yaml.safe_load(f)
-        server_name = str(raw.get("server_name") or "localhost")
+        server_name = str(_load_config(args.postgres_config).get("server_name") or "localhost")
         porter = Porter(
             args.sqlite_database, pg_config, batch_size=args.batch_size, server_name=server_name
         )

@@ -501,6 +501,17 @@ class CommandLineTestCase(unittest.TestCase):
         self.assertEqual(result.stderr.count("\n"), 1, result.stderr)
         self.assertIn("does not exist", result.stderr)
 
+    def test_usage_errors_exit_1(self) -> None:
+        for argv in (
+            ["--sqlite-database", "x.db"],
+            ["--sqlite-database", "x.db", "--postgres-config", "c.yaml", "--batch-size", "0"],
+        ):
+            err = io.StringIO()
+            with contextlib.redirect_stderr(err), self.assertRaises(SystemExit) as exited:
+                synapse_port_db.main(argv)
+            self.assertEqual(exited.exception.code, 1)
+            self.assertEqual(err.getvalue().count("\n"), 1, err.getvalue())
+
     def test_unreachable_postgres_is_one_clear_error(self) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             sqlite_path = os.path.join(tmp, "homeserver.db")
