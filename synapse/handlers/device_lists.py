@@ -113,9 +113,7 @@ class DeviceListHandler:
             last_membership[(room_id, member)] = membership
         before = await self._previous_memberships(first_event.values())
 
-        sharing_now = await self._users_sharing_rooms(rooms_now)
-        sharing_now.add(user_id)
-        changed = {u for u in device_changes if u in sharing_now}
+        changed = {u for u in device_changes if await self._shares_a_room(user_id, u, rooms_now)}
         maybe_left: set[str] = set()
         for (room_id, member), membership in last_membership.items():
             joined_before = before.get(first_event[(room_id, member)]) == Membership.JOIN
@@ -129,9 +127,16 @@ class DeviceListHandler:
                 changed.add(member)
             elif membership != Membership.JOIN:
                 maybe_left.add(member)
-        changed &= sharing_now
-        left = maybe_left - sharing_now
+        left = {
+            u for u in maybe_left - changed if not await self._shares_a_room(user_id, u, rooms_now)
+        }
         return DeviceListUpdates(changed=frozenset(changed), left=frozenset(left))
+
+    async def _shares_a_room(self, user_id: str, other: str, rooms: frozenset[str]) -> bool:
+        """Whether ``other`` is ``user_id`` or joined to one of ``rooms`` (the user's)."""
+        if other == user_id:
+            return True
+        return not rooms.isdisjoint(await self._stores.roommember.get_rooms_for_user(other))
 
     async def _previous_memberships(self, event_ids: Collection[str]) -> dict[str, str]:
         """For each membership event, the membership it replaced (none: left out)."""
@@ -151,9 +156,3 @@ class DeviceListHandler:
             if isinstance(membership, str):
                 out[event_id] = membership
         return out
-
-    async def _users_sharing_rooms(self, room_ids: Collection[str]) -> set[str]:
-        users: set[str] = set()
-        for room_id in room_ids:
-            users.update(await self._stores.roommember.get_users_in_room(room_id))
-        return users
