@@ -7,6 +7,8 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from synapse.rest.client import room_history, sync
+from synapse.storage.database import LoggingTransaction
+from synapse.storage.databases.main.admin import tables_with_room_id
 from synapse.types import JsonDict
 from tests.rest.admin.admin_test_base import ADMIN_V1, ADMIN_V2, AdminTestCase
 
@@ -177,6 +179,19 @@ class RoomDeleteTestCase(AdminTestCase):
             self.get_success(self.stores.directory.get_association_from_room_alias("#fruit:test"))
         )
         self.assertEqual(self.admin_request("GET", f"{ADMIN_V1}/rooms/{room}").code, 404)
+
+        # No table keeps a row of the room but the block.
+        def _leftovers(txn: LoggingTransaction) -> dict[str, int]:
+            counts = {}
+            for table in tables_with_room_id(txn):
+                txn.execute(f"SELECT COUNT(*) FROM {table} WHERE room_id = ?", (room,))
+                row = txn.fetchone()
+                if row and row[0]:
+                    counts[table] = row[0]
+            return counts
+
+        leftovers = self.get_success(self.stores.db_pool.runInteraction("left", _leftovers))
+        self.assertEqual(leftovers, {"blocked_rooms": 1})
 
         # The members' clients sync on without the room.
         channel = self.make_request(

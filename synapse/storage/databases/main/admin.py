@@ -406,7 +406,7 @@ class AdminStore:
                     " (SELECT event_id FROM events WHERE room_id = ?)",
                     (room_id,),
                 )
-            for table in _tables_with_room_id(txn):
+            for table in tables_with_room_id(txn):
                 if table not in _KEPT_ON_PURGE and table != "events":
                     txn.execute(f"DELETE FROM {table} WHERE room_id = ?", (room_id,))
             txn.execute("DELETE FROM events WHERE room_id = ?", (room_id,))
@@ -586,12 +586,15 @@ class AdminStore:
         return deleted > 0
 
 
-def _tables_with_room_id(txn: LoggingTransaction) -> list[str]:
+def tables_with_room_id(txn: LoggingTransaction) -> list[str]:
     """The tables of the database that have a ``room_id`` column."""
     if txn.database_engine.name == "psycopg2":
         txn.execute(
-            "SELECT table_name FROM information_schema.columns WHERE column_name = 'room_id'"
-            " AND table_schema = current_schema()"
+            "SELECT c.table_name FROM information_schema.columns AS c"
+            " INNER JOIN information_schema.tables AS t ON t.table_name = c.table_name"
+            " AND t.table_schema = c.table_schema"
+            " WHERE c.column_name = 'room_id' AND c.table_schema = current_schema()"
+            " AND t.table_type = 'BASE TABLE'"
         )
         return sorted({r[0] for r in txn.fetchall()})
     txn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
