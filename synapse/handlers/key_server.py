@@ -59,6 +59,8 @@ class KeyServerHandler:
         # Notary answers are signed with the key server keys when configured.
         self._notary_signing_keys = list(key_config.key_server_signing_keys) or self._signing_keys
         self._fetcher = ServerKeyFetcher(hs)
+        # Server name -> callers waiting for the fetch in flight.
+        self._fetches_in_flight: dict[str, list[defer.Deferred[None]]] = {}
         self._local_response: JsonDict | None = None
 
     # --- our own keys --------------------------------------------------------------------
@@ -128,10 +130,21 @@ class KeyServerHandler:
         }
 
     async def _fetch(self, server_name: str) -> None:
+        """Fetch the server's keys; callers arriving meanwhile wait for the same fetch."""
+        waiters = self._fetches_in_flight.get(server_name)
+        if waiters is not None:
+            waiter: defer.Deferred[None] = defer.Deferred()
+            waiters.append(waiter)
+            await waiter
+            return
+        self._fetches_in_flight[server_name] = []
         try:
             await self._fetcher.fetch_server_keys(server_name)
         except KeyLookupError as e:
             logger.info("Serving stored keys of %s: %s", server_name, e)
+        finally:
+            for waiter in self._fetches_in_flight.pop(server_name):
+                waiter.callback(None)
 
     def _needs_fetch(self, rows: list[ServerKeyJson], query: KeyQuery, now: int) -> bool:
         if not rows:

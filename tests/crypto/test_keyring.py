@@ -137,6 +137,22 @@ class KeyringTestCase(FederatingHomeserverTestCase):
         self.successResultOf(d2)
         self.assertEqual(self._fetches(), 1)
 
+    def test_request_while_fetch_in_flight_waits_for_it(self) -> None:
+        obj = signed({"a": 1}, self.remote)
+        now = self.clock.time_msec()
+        self.network.hold("remote.test")
+        d1 = defer.ensureDeferred(self.keyring.verify_json_for_server("remote.test", obj, now))
+        self.pump()
+        d2 = defer.ensureDeferred(self.keyring.verify_json_for_server("remote.test", obj, now))
+        self.pump()
+        self.assertNoResult(d1)
+        self.assertNoResult(d2)
+        self.network.release("remote.test")
+        self.pump()
+        self.successResultOf(d1)
+        self.successResultOf(d2)
+        self.assertEqual(self._fetches(), 1)
+
     def test_batched_verification(self) -> None:
         other = self.make_remote_homeserver("other.test")
         now = self.clock.time_msec()

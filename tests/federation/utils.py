@@ -13,7 +13,8 @@ Every server registered with the ``FederationNetwork`` serves what a ``federatio
 listener serves (``/_matrix/federation``, ``/_matrix/key``, ``/_matrix/media``).
 Requests are real HTTP/1.1 requests written into each server's ``SynapseSite``;
 ``network.requests`` records them. Tests may also register plain functions as servers
-(``add_responder``) or make a name unreachable (``unreachable``).
+(``add_responder``), make a name unreachable (``unreachable``), or keep requests to it
+waiting (``hold``/``release``).
 """
 
 from __future__ import annotations
@@ -132,8 +133,9 @@ def send_into_site(
     path: bytes,
     headers: Headers,
     body: bytes,
-) -> defer.Deferred[FakeChannel]:
-    """Write one HTTP/1.1 request into ``site``; the channel once the response is complete."""
+) -> _WaitingChannel:
+    """Write one HTTP/1.1 request into ``site``; its ``done`` fires once the response is
+    complete."""
     lines = [method + b" " + path + b" HTTP/1.1"]
     for name, values in headers.getAllRawHeaders():
         for value in values:
@@ -155,7 +157,7 @@ def send_into_site(
     protocol.requestFactory = capture
     protocol.makeConnection(channel)
     protocol.dataReceived(raw)
-    return channel.done
+    return channel
 
 
 @implementer(IAgent)
@@ -203,6 +205,8 @@ class FederationNetwork:
         self.responders: dict[str, Responder] = {}
         self.unreachable: set[str] = set()
         self.requests: list[RecordedRequest] = []
+        # Server name -> requests to it waiting for ``release``.
+        self.held: dict[str, list[defer.Deferred[None]]] = {}
 
     def add_homeserver(
         self, hs: Any, extra_servlets: Iterable[type[BaseFederationServlet]] = ()
@@ -222,6 +226,14 @@ class FederationNetwork:
         """Answer requests to ``server_name`` with a function instead of a homeserver."""
         self.responders[server_name] = responder
 
+    def hold(self, server_name: str) -> None:
+        """Keep requests to ``server_name`` waiting until ``release(server_name)``."""
+        self.held.setdefault(server_name, [])
+
+    def release(self, server_name: str) -> None:
+        for waiter in self.held.pop(server_name, []):
+            waiter.callback(None)
+
     def requests_to(self, destination: str, path_prefix: bytes = b"") -> list[RecordedRequest]:
         return [
             r
@@ -232,6 +244,10 @@ class FederationNetwork:
     async def deliver(
         self, destination: str, method: bytes, path: bytes, headers: Headers, body: bytes
     ) -> IResponse:
+        if destination in self.held:
+            waiter: defer.Deferred[None] = defer.Deferred()
+            self.held[destination].append(waiter)
+            await waiter
         if destination in self.unreachable:
             raise ConnectionRefusedError(destination)
         responder = self.responders.get(destination)
@@ -243,7 +259,7 @@ class FederationNetwork:
         site = self.sites.get(destination)
         if site is None:
             raise DNSLookupError(f"no such server {destination}")
-        channel = await send_into_site(self._reactor, site, method, path, headers, body)
+        channel = await send_into_site(self._reactor, site, method, path, headers, body).done
         result = channel.result
         response = InMemoryResponse(
             result["code"], result["headers"], result["body"], result["reason"].encode("ascii")
@@ -297,12 +313,14 @@ class FederatingHomeserverTestCase(HomeserverTestCase):
         headers: Iterable[tuple[bytes, bytes]] = (),
         target: Any = None,
         by: float = 0.1,
+        await_result: bool = True,
     ) -> FakeChannel:
         """Send a request to the federation listener of ``target`` (default ``self.hs``).
 
         With ``origin`` (a homeserver) it is signed by that server for ``destination``
         (default the target's name); ``headers`` are added as given. The clock moves on
-        by up to ``100 * by`` seconds while waiting (for retries of key fetches).
+        by up to ``100 * by`` seconds while waiting (for retries of key fetches). Without
+        ``await_result`` the channel is returned at once.
         """
         target = target or self.hs
         body = b"" if content is None else json.dumps(content).encode("utf-8")
@@ -317,14 +335,9 @@ class FederatingHomeserverTestCase(HomeserverTestCase):
         for name, value in headers:
             request_headers.addRawHeader(name, value)
         site = self.network.sites[target.hostname]
-        return self.get_success(
-            send_into_site(
-                self.reactor,
-                site,
-                method.encode("ascii"),
-                path.encode("ascii"),
-                request_headers,
-                body,
-            ),
-            by=by,
+        channel = send_into_site(
+            self.reactor, site, method.encode("ascii"), path.encode("ascii"), request_headers, body
         )
+        if await_result:
+            self.get_success(channel.done, by=by)
+        return channel

@@ -65,6 +65,22 @@ class NotaryTestCase(FederatingHomeserverTestCase):
         self.assertEqual(self._fetches(), 3)
         self.assertGreater(third["valid_until_ts"], first["valid_until_ts"])
 
+    def test_concurrent_queries_share_one_fetch(self) -> None:
+        self.network.hold("remote.test")
+        channels = [
+            self.federation_request(
+                "GET", "/_matrix/key/v2/query/remote.test", by=0, await_result=False
+            )
+            for _ in range(3)
+        ]
+        self.pump()
+        self.network.release("remote.test")
+        self.pump()
+        for channel in channels:
+            self.assertTrue(channel.is_finished())
+            self.assertEqual(len(channel.json_body["server_keys"]), 1)
+        self.assertEqual(self._fetches(), 1)
+
     def test_unreachable_server_served_from_cache(self) -> None:
         (first,) = self._query("remote.test")
         self.network.unreachable.add("remote.test")
