@@ -39,6 +39,11 @@ logger = logging.getLogger("synapse_port_db")
 #: Tables that ``prepare_database`` fills itself on the target: never copied.
 BOOKKEEPING_TABLES = frozenset({"schema_version", "applied_schema_deltas"})
 
+#: Kept as ``prepare_database`` fills it on the target, not copied: the background
+#: updates of the schema, which the homeserver then runs on PostgreSQL (e.g. to build an
+#: index that the SQLite database has already built for itself).
+TARGET_TABLES = frozenset({"background_updates"})
+
 #: Where the port has got to, per table (in the PostgreSQL database).
 PROGRESS_TABLE = "port_progress"
 
@@ -157,6 +162,7 @@ class Porter:
         sqlite_conn = self._open_sqlite()
         try:
             self._check_sqlite_schema(sqlite_conn)
+            self._refuse_pending_background_updates(sqlite_conn)
             engine = create_engine(self.pg_config.config)
             try:
                 pg = make_conn(engine, "port_db")
@@ -241,6 +247,18 @@ class Porter:
                 + "): it was used by a newer release; port it with that release"
             )
 
+    def _refuse_pending_background_updates(self, conn: sqlite3.Connection) -> None:
+        """Refuse a SQLite database whose data is half-way through a background update."""
+        if "background_updates" not in _sqlite_table_names(conn):
+            return
+        names = [r[0] for r in conn.execute("SELECT update_name FROM background_updates")]
+        if names:
+            raise PortError(
+                f"Background updates are still pending in the SQLite database ({', '.join(names)}):"
+                " start the homeserver on it, wait until they have finished"
+                " (GET /_synapse/admin/v1/background_updates/status), stop it and port again"
+            )
+
     def _refuse_non_empty_target(self, pg: LoggingDatabaseConnection) -> None:
         """Refuse a target with rows beyond those the schema deltas insert themselves."""
         seeded = _rows_seeded_by_schema()
@@ -267,7 +285,12 @@ class Porter:
         plans = []
         problems = []
         for name in sorted(_sqlite_table_names(conn)):
-            if name in BOOKKEEPING_TABLES or name in skipped or name.startswith("sqlite_"):
+            if (
+                name in BOOKKEEPING_TABLES
+                or name in TARGET_TABLES
+                or name in skipped
+                or name.startswith("sqlite_")
+            ):
                 continue
             if name not in pg_tables:
                 problems.append(f"table {name} exists only in the SQLite database")

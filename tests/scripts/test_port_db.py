@@ -215,6 +215,9 @@ class PortDbTestCase(HomeserverTestCase):
             access_token=alice,
         )
         self.assertEqual(channel.code, 200, channel.json_body)
+        # As a server left running long enough would have: the port refuses pending ones.
+        for pool in self.hs.get_database_pools():
+            self.get_success(pool.updates.run_background_updates())
         self.hs.get_datastores().close()
         return {"room_id": room_id, "bodies": bodies}
 
@@ -411,6 +414,20 @@ class PortDbTestCase(HomeserverTestCase):
         with self._pg_cursor(dbname) as cur:
             cur.execute("SELECT COUNT(*) FROM pg_tables WHERE schemaname = 'public'")
             self.assertEqual(cur.fetchone()[0], 0)
+
+    def test_pending_background_update_refused(self) -> None:
+        self._fill_sqlite()
+        conn = sqlite3.connect(self.sqlite_path)
+        try:
+            conn.execute(
+                "INSERT INTO background_updates (update_name, progress_json) VALUES ('rewrite', '{}')"
+            )
+            conn.commit()
+        finally:
+            conn.close()
+        code, out, err = self._port(self._pg_config_file(self._new_pg_database()))
+        self.assertEqual(code, 1)
+        self.assertIn("Background updates are still pending in the SQLite database (rewrite)", err)
 
     def test_missing_delta_refused(self) -> None:
         self._fill_sqlite()
