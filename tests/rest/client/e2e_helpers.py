@@ -128,4 +128,10 @@ class E2eTestCase(HomeserverTestCase):
             tok,
         )
         self.assertEqual(channel.code, 200, channel.json_body)
+        assert_response_matches_spec(
+            channel.json_body,
+            "client-server/cross_signing.yaml",
+            "/keys/device_signing/upload",
+            "post",
+        )
         return {"master": master, "self_signing": ssk, "user_signing": usk}

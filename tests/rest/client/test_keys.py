@@ -333,6 +333,13 @@ class CrossSigningTestCase(E2eTestCase):
         )
         self.assertEqual(channel.code, 400, channel.json_body)
         self.assertEqual(channel.json_body["errcode"], "M_INVALID_SIGNATURE")
+        assert_response_matches_spec(
+            channel.json_body,
+            "client-server/cross_signing.yaml",
+            "/keys/device_signing/upload",
+            "post",
+            400,
+        )
         self.assertEqual(self._stored(), {})
 
     def test_no_master_key(self) -> None:

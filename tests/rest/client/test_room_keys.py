@@ -56,6 +56,7 @@ class RoomKeysTestCase(E2eTestCase):
         channel = self.req("GET", "room_keys/version")
         self.assertEqual(channel.code, 404, channel.json_body)
         self.assertEqual(channel.json_body["errcode"], "M_NOT_FOUND")
+        assert_response_matches_spec(channel.json_body, API, "/room_keys/version", "get", 404)
 
         first = self.create()
         second = self.create({"public_key": "pk2"})
@@ -222,6 +223,9 @@ class RoomKeysTestCase(E2eTestCase):
             self.assertEqual(channel.code, 403, channel.json_body)
             self.assertEqual(channel.json_body["errcode"], "M_WRONG_ROOM_KEYS_VERSION")
             self.assertEqual(channel.json_body["current_version"], current)
+            assert_response_matches_spec(
+                channel.json_body, API, "/room_keys/keys/{roomId}/{sessionId}", "put", 403
+            )
         self.assertEqual(self.req("GET", self.keys_path(old)).json_body, {"rooms": {}})
         # Reading an older version is fine.
         self.assertEqual(self.req("GET", self.keys_path(old)).code, 200)

@@ -9,6 +9,7 @@ from urllib.parse import quote
 from synapse.handlers.sync import MAX_TO_DEVICE_MESSAGES
 from synapse.rest.client import devices, sendtodevice
 from synapse.types import JsonDict
+from tests.matrix_spec import assert_response_matches_spec
 from tests.rest.client.sync_test_base import SyncTestCase
 from tests.server import FakeChannel
 
@@ -44,6 +45,12 @@ class SendToDeviceTestCase(SyncTestCase):
         channel = self.send({self.other: {"B1": {"n": 1}}}, "t1")
         self.assertEqual(channel.code, 200, channel.json_body)
         self.assertEqual(channel.json_body, {})
+        assert_response_matches_spec(
+            channel.json_body,
+            "client-server/to_device.yaml",
+            "/sendToDevice/{eventType}/{txnId}",
+            "put",
+        )
 
         body = self.sync(self.bob_tok1, since=since)
         self.assertEqual(
