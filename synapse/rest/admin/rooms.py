@@ -22,6 +22,7 @@ from synapse.handlers.relations import parse_pagination_token
 from synapse.http.servlet import (
     RestServlet,
     parse_and_validate_json_object_from_request,
+    parse_boolean,
     parse_integer,
     parse_string,
 )
@@ -164,7 +165,17 @@ class ListRoomRestServlet(_RoomServlet):
             raise SynapseError(
                 HTTPStatus.BAD_REQUEST, "search_term cannot be empty", Codes.INVALID_PARAM
             )
+        public_rooms = (
+            parse_boolean(request, "public_rooms") if b"public_rooms" in request.args else None
+        )
+        empty_rooms = (
+            parse_boolean(request, "empty_rooms") if b"empty_rooms" in request.args else None
+        )
         rooms = await self.stores.admin.get_rooms_details()
+        if public_rooms is not None:
+            rooms = [r for r in rooms if r["public"] == public_rooms]
+        if empty_rooms is not None:
+            rooms = [r for r in rooms if (r["joined_members"] == 0) == empty_rooms]
         if search_term is not None:
             term = search_term.lower()
             rooms = [

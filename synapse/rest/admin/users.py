@@ -24,6 +24,7 @@ from synapse.http.servlet import (
     parse_boolean,
     parse_integer,
     parse_string,
+    parse_strings_from_args,
 )
 from synapse.rest.admin._base import admin_patterns, assert_requester_is_admin
 from synapse.storage.databases.main.admin import USER_ORDER_COLUMNS
@@ -149,8 +150,21 @@ class UsersRestServletV2(_UserServlet):
             request, "order_by", default="name", allowed_values=list(USER_ORDER_COLUMNS)
         )
         direction = parse_string(request, "dir", default="f", allowed_values=["f", "b"])
+        admins = parse_boolean(request, "admins") if b"admins" in request.args else None
+        locked = parse_boolean(request, "locked", default=False)
+        not_user_types = parse_strings_from_args(request.args, "not_user_type") or []
         users, total = await self.stores.admin.get_users_paginate(
-            start, limit, user_id, name, guests, deactivated, order_by, direction
+            start,
+            limit,
+            user_id,
+            name,
+            guests,
+            deactivated,
+            order_by,
+            direction,
+            admins=admins,
+            locked=locked,
+            not_user_types=not_user_types,
         )
         result: JsonDict = {"users": users, "total": total}
         if start + len(users) < total:

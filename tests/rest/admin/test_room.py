@@ -56,6 +56,11 @@ class RoomListTestCase(AdminTestCase):
         self.assertEqual([r["room_id"] for r in channel.json_body["rooms"]], [room_b])
         self.assertEqual(channel.json_body["total_rooms"], 1)
 
+        channel = self.admin_request("GET", f"{ADMIN_V1}/rooms?public_rooms=false")
+        self.assertEqual([r["room_id"] for r in channel.json_body["rooms"]], [room_b])
+        channel = self.admin_request("GET", f"{ADMIN_V1}/rooms?empty_rooms=true")
+        self.assertEqual(channel.json_body["rooms"], [])
+
         channel = self.admin_request("GET", f"{ADMIN_V1}/rooms?limit=1")
         self.assertEqual(channel.json_body["next_batch"], 1)
         self.assertNotIn("prev_batch", channel.json_body)

@@ -52,9 +52,33 @@ class UsersListTestCase(AdminTestCase):
         self.assertEqual([u["name"] for u in channel.json_body["users"]], [self.admin])
         channel = self.admin_request("GET", f"{ADMIN_V2}/users?order_by=admin&dir=b")
         self.assertEqual(channel.json_body["users"][0]["name"], self.admin)
+        channel = self.admin_request("GET", f"{ADMIN_V2}/users?admins=true")
+        self.assertEqual([u["name"] for u in channel.json_body["users"]], [self.admin])
+        channel = self.admin_request("GET", f"{ADMIN_V2}/users?admins=false")
+        self.assertEqual([u["name"] for u in channel.json_body["users"]], [self.user])
+
+    def test_locked_and_user_type_filters(self) -> None:
+        self.get_success(self.stores.registration.set_user_locked_status(self.other, True))
+        self.get_success(self.stores.registration.set_user_type(self.user, "bot"))
+        channel = self.admin_request("GET", f"{ADMIN_V2}/users")
+        self.assertEqual([u["name"] for u in channel.json_body["users"]], [self.admin, self.user])
+        channel = self.admin_request("GET", f"{ADMIN_V2}/users?locked=true")
+        self.assertEqual(channel.json_body["total"], 3)
+        channel = self.admin_request("GET", f"{ADMIN_V2}/users?not_user_type=bot")
+        self.assertEqual([u["name"] for u in channel.json_body["users"]], [self.admin])
+        channel = self.admin_request("GET", f"{ADMIN_V2}/users?not_user_type=&locked=true")
+        self.assertEqual([u["name"] for u in channel.json_body["users"]], [self.user])
 
     def test_bad_parameters(self) -> None:
-        for query in ("from=-1", "limit=-5", "limit=x", "dir=up", "order_by=password"):
+        for query in (
+            "from=-1",
+            "limit=-5",
+            "limit=x",
+            "dir=up",
+            "order_by=password",
+            "admins=maybe",
+            "locked=2",
+        ):
             channel = self.admin_request("GET", f"{ADMIN_V2}/users?{query}")
             self.assertEqual(channel.code, 400, query)
             self.assertEqual(channel.json_body["errcode"], "M_INVALID_PARAM", query)

@@ -94,8 +94,13 @@ class AdminStore:
         deactivated: bool = False,
         order_by: str = "name",
         direction: str = "f",
+        admins: bool | None = None,
+        locked: bool = False,
+        not_user_types: Collection[str] = (),
     ) -> tuple[list[dict[str, Any]], int]:
-        """A page of users with their profile, and how many match in all."""
+        """A page of users with their profile, and how many match in all. Locked users
+        are left out unless ``locked``; ``admins`` keeps only admins, or only others;
+        ``not_user_types`` leaves out those types (``""`` for users of no type)."""
         clauses: list[str] = []
         args: list[Any] = []
         if user_id:
@@ -108,6 +113,18 @@ class AdminStore:
             clauses.append("u.is_guest = 0")
         if not deactivated:
             clauses.append("u.deactivated = 0")
+        if not locked:
+            clauses.append("u.locked = 0")
+        if admins is not None:
+            clauses.append("u.admin <> 0" if admins else "u.admin = 0")
+        types = [t for t in not_user_types if t]
+        if types:
+            clauses.append(
+                "(u.user_type IS NULL OR u.user_type NOT IN (" + ",".join("?" * len(types)) + "))"
+            )
+            args.extend(types)
+        if "" in not_user_types:
+            clauses.append("u.user_type IS NOT NULL")
         where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
         column = USER_ORDER_COLUMNS[order_by]
         order = "DESC" if direction == "b" else "ASC"
