@@ -85,6 +85,11 @@ class TableCopy:
     #: PostgreSQL type (``information_schema`` data_type) of each column.
     pg_types: dict[str, str]
 
+    @property
+    def key_sql(self) -> str:
+        """The key columns for SQL (``rowid`` bare: quoted, it could read as a string)."""
+        return ", ".join(k if k == "rowid" else f'"{k}"' for k in self.key)
+
 
 @dataclass
 class PortSummary:
@@ -322,7 +327,7 @@ class Porter:
             for column in table.columns:
                 if not _is_text_type(table.pg_types[column]):
                     continue
-                key_sql = ", ".join(table.key)
+                key_sql = table.key_sql
                 rows = conn.execute(
                     f'SELECT {key_sql} FROM "{table.name}"'
                     f" WHERE typeof(\"{column}\") IN ('text', 'blob')"
@@ -435,7 +440,7 @@ class Porter:
             _run(pg, start)
         total = conn.execute(f'SELECT COUNT(*) FROM "{table.name}"').fetchone()[0]
         columns_sql = ", ".join(f'"{c}"' for c in table.columns)
-        key_sql = ", ".join(table.key)
+        key_sql = table.key_sql
         insert_sql = f'INSERT INTO "{table.name}" ({columns_sql}) VALUES ?'
         converters = [_converter(table.pg_types[c]) for c in table.columns]
         nkey = len(table.key)
