@@ -102,7 +102,7 @@ class AdminHandler:
         d.addBoth(lambda _: self._running.discard(d))
 
     def is_mine_id(self, user_id: str) -> bool:
-        return user_id.endswith(":" + self._server_name)
+        return self.hs.is_mine_id(user_id)
 
     # --- users ---------------------------------------------------------------------
     async def get_user(self, user_id: str) -> JsonDict | None:

@@ -112,7 +112,7 @@ def parse_user_id(hs: HomeServer, user_id: str, action: str = "look up") -> User
         raise SynapseError(
             HTTPStatus.BAD_REQUEST, f"Invalid user ID {user_id!r}", Codes.INVALID_PARAM
         ) from None
-    if user.domain != hs.hostname:
+    if not hs.is_mine(user):
         raise SynapseError(HTTPStatus.BAD_REQUEST, f"Can only {action} local users")
     return user
 
@@ -272,11 +272,20 @@ class UserJoinedRoomsServlet(_UserServlet):
 
     async def on_GET(self, request: Request, user_id: str) -> tuple[int, JsonDict]:
         await assert_requester_is_admin(self.auth, request)
-        user = parse_user_id(self.hs, user_id).to_string()
-        rooms = await self.stores.roommember.get_rooms_for_local_user_where_membership_is(
-            user, [Membership.JOIN]
-        )
-        room_ids = sorted(r.room_id for r in rooms)
+        try:
+            user = UserID.from_string(user_id).to_string()
+        except SynapseError:
+            raise SynapseError(
+                HTTPStatus.BAD_REQUEST, f"Invalid user ID {user_id!r}", Codes.INVALID_PARAM
+            ) from None
+        if self.hs.is_mine_id(user):
+            rooms = await self.stores.roommember.get_rooms_for_local_user_where_membership_is(
+                user, [Membership.JOIN]
+            )
+            room_ids = sorted(r.room_id for r in rooms)
+        else:
+            # A remote user: the rooms this server shares with them.
+            room_ids = sorted(await self.stores.roommember.get_rooms_for_user(user))
         return HTTPStatus.OK, {"joined_rooms": room_ids, "total": len(room_ids)}
 
 

@@ -263,6 +263,10 @@ class UserActionsTestCase(AdminTestCase):
         room = self.helper.create_room_as(self.user, tok=self.tok)
         channel = self.admin_request("GET", f"{ADMIN_V1}/users/{quote(self.user)}/joined_rooms")
         self.assertEqual(channel.json_body, {"joined_rooms": [room], "total": 1})
+        channel = self.admin_request("GET", f"{ADMIN_V1}/users/{quote('@x:remote')}/joined_rooms")
+        self.assertEqual(channel.json_body, {"joined_rooms": [], "total": 0})
+        channel = self.admin_request("GET", f"{ADMIN_V1}/users/bad/joined_rooms")
+        self.assertEqual((channel.code, channel.json_body["errcode"]), (400, "M_INVALID_PARAM"))
 
     def test_devices(self) -> None:
         base = f"{ADMIN_V2}/users/{quote(self.user)}/devices"
