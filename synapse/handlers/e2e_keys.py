@@ -54,10 +54,8 @@ def split_key_id(key_id: str) -> tuple[str, str]:
 def _verify(signed: JsonDict, signer_user_id: str, verify_key: Any) -> bool:
     try:
         verify_signed_json(signed, signer_user_id, verify_key)
-    except SignatureVerifyException:
-        return False
-    except Exception:
-        # A malformed signature (not base64, a wrong length) is just invalid.
+    except (SignatureVerifyException, ValueError, TypeError, KeyError):
+        # Missing, wrong, or malformed (not base64, a wrong length): invalid all the same.
         return False
     return True
 
