@@ -111,7 +111,7 @@ class MatrixFederationHttpClient:
         self._rng = random.Random()
 
         suffix = hs.config.server.user_agent_suffix
-        user_agent = f"{hs.version_string}/{__version__}" + (f" {suffix}" if suffix else "")
+        user_agent = f"Synapse/{__version__}" + (f" {suffix}" if suffix else "")
         self.user_agent = user_agent.encode("ascii", "replace")
 
         if agent is None:

@@ -22,7 +22,7 @@ class FederationVersionServlet(BaseFederationServlet):
     async def on_GET(
         self, origin: str | None, content: None, query: dict[bytes, list[bytes]]
     ) -> tuple[int, JsonDict]:
-        return HTTPStatus.OK, {"server": {"name": self.hs.version_string, "version": __version__}}
+        return HTTPStatus.OK, {"server": {"name": "Synapse", "version": __version__}}
 
 
 FEDERATION_SERVLET_CLASSES: tuple[type[BaseFederationServlet], ...] = (FederationVersionServlet,)
