@@ -746,13 +746,26 @@ def main(argv: list[str] | None = None) -> None:
         help="Rows copied per transaction (default 1000).",
     )
     args = parser.parse_args(argv)
+    if args.batch_size < 1:
+        parser.error("--batch-size must be at least 1")
     logging.basicConfig(
         level=logging.DEBUG if args.v else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    if args.batch_size < 1:
-        parser.error("--batch-size must be at least 1")
+    # The stores built to find the sequences warn of what the port is about to fix (a
+    # sequence behind its column, on resuming); the outcome is reported instead.
+    synapse_logger = logging.getLogger("synapse")
+    previous_level = synapse_logger.level
+    if not args.v:
+        synapse_logger.setLevel(logging.ERROR)
+    try:
+        _port(args)
+    finally:
+        synapse_logger.setLevel(previous_level)
 
+
+def _port(args: argparse.Namespace) -> NoReturn:
+    """Run the port for the parsed command line; exit 0, or 1 with one message."""
     try:
         pg_config = read_postgres_config(args.postgres_config)
         server_name = str(_load_config(args.postgres_config).get("server_name") or "localhost")
