@@ -51,3 +51,20 @@ class DeviceInboxStoreTestCase(DatabaseTestCase):
             store.add_messages("@a:test", "A2", "t", {"@b:test": {"B": message}}, {}, 0)
         )
         self.assertIsNotNone(other_device)
+
+    def test_position_kept_in_stream_positions_is_honoured(self) -> None:
+        """A database ported from SQLite brings the stream's position in stream_positions."""
+        self.get_success(
+            self.db.simple_insert(
+                "stream_positions",
+                {"stream_name": "to_device", "instance_name": "master", "stream_id": 50},
+            )
+        )
+        restarted = DeviceInboxStore(self.db, self.hs)
+        self.assertEqual(restarted.get_to_device_stream_id(), 50)
+        message = {"type": "m.test", "sender": "@a:test", "content": {}}
+        stream_id = self.get_success(
+            restarted.add_messages("@a:test", "A", "t", {"@b:test": {"B": message}}, {}, 0)
+        )
+        assert stream_id is not None
+        self.assertGreater(stream_id, 50)
