@@ -18,7 +18,9 @@ import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
-SPEC_ROOT = Path(os.environ.get("MATRIX_SPEC_PATH", Path(__file__).resolve().parent / "matrix-spec"))
+SPEC_ROOT = Path(
+    os.environ.get("MATRIX_SPEC_PATH", Path(__file__).resolve().parent / "matrix-spec")
+)
 API_ROOT = SPEC_ROOT / "data" / "api"
 
 

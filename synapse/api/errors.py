@@ -135,7 +135,9 @@ class MissingClientTokenError(InvalidClientCredentialsError):
 
 
 class InvalidClientTokenError(InvalidClientCredentialsError):
-    def __init__(self, msg: str = "Invalid access token passed.", soft_logout: bool = False) -> None:
+    def __init__(
+        self, msg: str = "Invalid access token passed.", soft_logout: bool = False
+    ) -> None:
         super().__init__(msg, Codes.UNKNOWN_TOKEN)
         self._soft_logout = soft_logout
 
@@ -214,7 +216,9 @@ class EventSizeError(SynapseError):
 class FederationError(RuntimeError):
     """A failure in handling a federation request or its response."""
 
-    def __init__(self, level: str, code: int, reason: str, affected: str, source: str | None = None) -> None:
+    def __init__(
+        self, level: str, code: int, reason: str, affected: str, source: str | None = None
+    ) -> None:
         super().__init__(f"{level}: {code}: {reason} ({affected})")
         self.level = level
         self.code = code

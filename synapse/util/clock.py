@@ -31,7 +31,9 @@ class Clock:
         call = self._reactor.callLater(seconds, d.callback, None)
         return d
 
-    def call_later(self, delay: float, callback: Callable[..., Any], *args: Any, **kwargs: Any) -> IDelayedCall:
+    def call_later(
+        self, delay: float, callback: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> IDelayedCall:
         return self._reactor.callLater(delay, callback, *args, **kwargs)
 
     def looping_call(self, f: Callable[..., Any], msec: float, *args: Any) -> task.LoopingCall:
