@@ -272,7 +272,7 @@ class Porter:
         for table in sorted(tables):
             count = _pg_scalar(pg, f'SELECT COUNT(*) FROM "{table}"')
             if count > seeded.get(table, 0):
-                full.append(f"{table} ({count} rows)")
+                full.append(f"{table} ({_rows(count)})")
         if full:
             raise PortError(
                 "The PostgreSQL database already holds data ("
@@ -492,7 +492,7 @@ class Porter:
                 self.say(f"  {table.name}: {copied}/{max(total, copied)} rows...")
             if self.after_batch is not None:
                 self.after_batch(table.name, copied)
-        self.say(f"  {table.name}: {copied} rows" if copied else f"  {table.name}: empty")
+        self.say(f"  {table.name}: {_rows(copied)}" if copied else f"  {table.name}: empty")
         return copied
 
 
@@ -696,13 +696,17 @@ def _rows_seeded_by_schema() -> dict[str, int]:
         conn.close()
 
 
+def _rows(n: int) -> str:
+    return f"{n} row" if n == 1 else f"{n} rows"
+
+
 # --- command line -------------------------------------------------------------------------
 
 
 def _print_summary(summary: PortSummary, out: TextIO) -> None:
     tables = len(summary.rows_by_table)
     print(
-        f"Port complete: {summary.total_rows} rows in {tables} tables"
+        f"Port complete: {_rows(summary.total_rows)} in {tables} tables"
         f"{' (resumed)' if summary.resumed else ''}, {len(summary.sequences)} sequences reset,"
         f" in {summary.seconds:.1f} s.",
         file=out,
