@@ -20,6 +20,7 @@ from typing import Any, Final
 import attr
 
 from synapse.events import EventBase
+from synapse.events.utils import parse_dotted_key
 from synapse.push.rules import (
     LEGACY_MENTION_RULES,
     MEMBER_COUNT_RE,
@@ -41,29 +42,6 @@ DEFAULT_NOTIFICATION_LEVEL: Final = 50
 
 
 # --- dotted keys ----------------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=10_000)
-def parse_dotted_key(key: str) -> tuple[str, ...]:
-    """The property names of a dot-separated path: ``\\.`` is a literal dot and ``\\\\``
-    a literal backslash; any other backslash stands for itself."""
-    parts: list[str] = []
-    current: list[str] = []
-    i = 0
-    while i < len(key):
-        c = key[i]
-        if c == "\\" and i + 1 < len(key) and key[i + 1] in ".\\":
-            current.append(key[i + 1])
-            i += 2
-            continue
-        if c == ".":
-            parts.append("".join(current))
-            current = []
-        else:
-            current.append(c)
-        i += 1
-    parts.append("".join(current))
-    return tuple(parts)
 
 
 def lookup_property(event: EventBase, key: str) -> Any:
