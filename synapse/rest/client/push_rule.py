@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from synapse.http.servlet import (
     RestServlet,
@@ -118,46 +118,51 @@ class PushRuleServlet(RestServlet):
         return 200, {}
 
 
-class PushRuleEnabledServlet(RestServlet):
+class _PushRuleAttributeServlet(RestServlet):
+    """``GET``/``PUT`` of one attribute of a rule, the body being ``{ATTRIBUTE: value}``."""
+
+    ATTRIBUTE: str
+    SCHEMA: JsonDict
+
+    def __init__(self, hs: HomeServer) -> None:
+        self.auth = hs.get_auth()
+        self.handler = hs.get_push_rules_handler()
+
+    async def on_GET(self, request: Request, kind: str, rule_id: str) -> tuple[int, JsonDict]:
+        requester = await self.auth.get_user_by_req(request)
+        rule = await self.handler.get_rule(requester.user.to_string(), kind, rule_id)
+        return 200, {self.ATTRIBUTE: rule[self.ATTRIBUTE]}
+
+    async def on_PUT(self, request: Request, kind: str, rule_id: str) -> tuple[int, JsonDict]:
+        requester = await self.auth.get_user_by_req(request)
+        body = parse_and_validate_json_object_from_request(request, self.SCHEMA)
+        await self._set(requester.user.to_string(), kind, rule_id, body[self.ATTRIBUTE])
+        return 200, {}
+
+    async def _set(self, user_id: str, kind: str, rule_id: str, value: Any) -> None:
+        raise NotImplementedError
+
+
+class PushRuleEnabledServlet(_PushRuleAttributeServlet):
     """``GET``/``PUT /pushrules/global/{kind}/{ruleId}/enabled``."""
 
     PATTERNS = client_patterns(_RULE_PATH + "/enabled$")
+    ATTRIBUTE = "enabled"
+    SCHEMA = ENABLED_SCHEMA
 
-    def __init__(self, hs: HomeServer) -> None:
-        self.auth = hs.get_auth()
-        self.handler = hs.get_push_rules_handler()
-
-    async def on_GET(self, request: Request, kind: str, rule_id: str) -> tuple[int, JsonDict]:
-        requester = await self.auth.get_user_by_req(request)
-        rule = await self.handler.get_rule(requester.user.to_string(), kind, rule_id)
-        return 200, {"enabled": rule["enabled"]}
-
-    async def on_PUT(self, request: Request, kind: str, rule_id: str) -> tuple[int, JsonDict]:
-        requester = await self.auth.get_user_by_req(request)
-        body = parse_and_validate_json_object_from_request(request, ENABLED_SCHEMA)
-        await self.handler.set_enabled(requester.user.to_string(), kind, rule_id, body["enabled"])
-        return 200, {}
+    async def _set(self, user_id: str, kind: str, rule_id: str, value: Any) -> None:
+        await self.handler.set_enabled(user_id, kind, rule_id, value)
 
 
-class PushRuleActionsServlet(RestServlet):
+class PushRuleActionsServlet(_PushRuleAttributeServlet):
     """``GET``/``PUT /pushrules/global/{kind}/{ruleId}/actions``."""
 
     PATTERNS = client_patterns(_RULE_PATH + "/actions$")
+    ATTRIBUTE = "actions"
+    SCHEMA = ACTIONS_SCHEMA
 
-    def __init__(self, hs: HomeServer) -> None:
-        self.auth = hs.get_auth()
-        self.handler = hs.get_push_rules_handler()
-
-    async def on_GET(self, request: Request, kind: str, rule_id: str) -> tuple[int, JsonDict]:
-        requester = await self.auth.get_user_by_req(request)
-        rule = await self.handler.get_rule(requester.user.to_string(), kind, rule_id)
-        return 200, {"actions": rule["actions"]}
-
-    async def on_PUT(self, request: Request, kind: str, rule_id: str) -> tuple[int, JsonDict]:
-        requester = await self.auth.get_user_by_req(request)
-        body = parse_and_validate_json_object_from_request(request, ACTIONS_SCHEMA)
-        await self.handler.set_actions(requester.user.to_string(), kind, rule_id, body["actions"])
-        return 200, {}
+    async def _set(self, user_id: str, kind: str, rule_id: str, value: Any) -> None:
+        await self.handler.set_actions(user_id, kind, rule_id, value)
 
 
 def register_servlets(hs: HomeServer, http_server: JsonResource) -> None:
