@@ -6,6 +6,7 @@ import functools
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
+from synapse.api.constants import EventContentFields
 from synapse.api.errors import Codes, SynapseError
 from synapse.crypto.event_signing import prune_event_dict
 from synapse.events import EventBase, make_event_from_dict
@@ -58,6 +59,20 @@ def prune_event(event: EventBase) -> EventBase:
     if not event.room_version.event_ids_in_events:
         new_event._event_id = event.event_id
     return new_event
+
+
+def get_relation(event: EventBase) -> tuple[str, str] | None:
+    """``(rel_type, parent event ID)`` of an event's ``m.relates_to``, if it has one
+    whose two fields are strings."""
+    content = event.content
+    relation = content.get(EventContentFields.RELATIONS) if isinstance(content, Mapping) else None
+    if not isinstance(relation, Mapping):
+        return None
+    rel_type = relation.get("rel_type")
+    parent = relation.get("event_id")
+    if not isinstance(rel_type, str) or not isinstance(parent, str):
+        return None
+    return rel_type, parent
 
 
 @functools.lru_cache(maxsize=10_000)

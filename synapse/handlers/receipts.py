@@ -14,9 +14,10 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from synapse.api.constants import EventContentFields, ReceiptTypes, RelationTypes
+from synapse.api.constants import ReceiptTypes, RelationTypes
 from synapse.api.errors import AuthError, Codes, NotFoundError, SynapseError
 from synapse.events import EventBase
+from synapse.events.utils import get_relation
 from synapse.storage.databases.main.receipts import ReceiptInfo
 from synapse.types import StreamKeyType
 from synapse.util.identifiers import is_valid_event_id
@@ -32,18 +33,6 @@ MAIN_TIMELINE = "main"
 _MAX_THREAD_HOPS = 3
 
 ReceiptListener = Callable[[ReceiptInfo], None]
-
-
-def _relation(event: EventBase) -> tuple[str, str] | None:
-    """``(rel_type, parent event ID)`` of an event's ``m.relates_to``, if well formed."""
-    relates_to = event.content.get(EventContentFields.RELATIONS)
-    if not isinstance(relates_to, dict):
-        return None
-    rel_type = relates_to.get("rel_type")
-    parent = relates_to.get("event_id")
-    if isinstance(rel_type, str) and isinstance(parent, str):
-        return rel_type, parent
-    return None
 
 
 class ReceiptsHandler:
@@ -160,7 +149,7 @@ class ReceiptsHandler:
         """
         current = event
         for _ in range(_MAX_THREAD_HOPS):
-            relation = _relation(current)
+            relation = get_relation(current)
             if relation is None:
                 return MAIN_TIMELINE
             rel_type, parent_id = relation

@@ -20,7 +20,7 @@ from synapse.events.client_serializer import (
     SerializeEventConfig,
     ThreadAggregation,
 )
-from synapse.events.utils import prune_event
+from synapse.events.utils import get_relation, prune_event
 from synapse.types import JsonDict, Requester, RoomStreamToken, StreamToken
 from synapse.visibility import filter_events_for_client, get_ignored_users
 
@@ -33,19 +33,6 @@ logger = logging.getLogger(__name__)
 RELATIONS_RECURSION_DEPTH = 3
 # Longest annotation key accepted from a local client.
 MAX_ANNOTATION_KEY_LENGTH = 500
-
-
-def get_relation(event: EventBase) -> tuple[str, str] | None:
-    """``(rel_type, parent_id)`` of an event's ``m.relates_to``, if it has one (strings)."""
-    content = event.content
-    relation = content.get("m.relates_to") if isinstance(content, dict) else None
-    if not isinstance(relation, dict):
-        return None
-    rel_type = relation.get("rel_type")
-    parent = relation.get("event_id")
-    if not isinstance(rel_type, str) or not isinstance(parent, str):
-        return None
-    return rel_type, parent
 
 
 def _is_valid_edit(original: EventBase, edit: EventBase) -> bool:

@@ -23,9 +23,10 @@ import logging
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from synapse.api.constants import EventContentFields, EventTypes, Membership, RelationTypes
+from synapse.api.constants import EventTypes, Membership, RelationTypes
 from synapse.event_auth import get_user_power_level, parse_power_level
 from synapse.events import EventBase
+from synapse.events.utils import get_relation
 from synapse.push.evaluator import (
     EvaluationPlan,
     PowerLevelsNeeded,
@@ -113,17 +114,6 @@ def _apply_name(names: dict[str, str | None], event: EventBase) -> None:
         names[event.state_key] = name if isinstance(name, str) else None
     else:
         names.pop(event.state_key, None)
-
-
-def _relation(event: EventBase) -> tuple[str, str] | None:
-    relates_to = event.content.get(EventContentFields.RELATIONS)
-    if not isinstance(relates_to, Mapping):
-        return None
-    rel_type = relates_to.get("rel_type")
-    parent = relates_to.get("event_id")
-    if isinstance(rel_type, str) and isinstance(parent, str):
-        return rel_type, parent
-    return None
 
 
 class BulkPushRuleEvaluator:
@@ -342,7 +332,7 @@ class BulkPushRuleEvaluator:
         hops, as for threaded receipts)."""
         current = event
         for _ in range(_MAX_THREAD_HOPS):
-            relation = _relation(current)
+            relation = get_relation(current)
             if relation is None:
                 return MAIN_TIMELINE
             rel_type, parent_id = relation
