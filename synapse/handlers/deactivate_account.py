@@ -35,6 +35,7 @@ class DeactivateAccountHandler:
             raise NotFoundError("User not found")
         # Marked first, so that a token still in use elsewhere stops working at once.
         await self._stores.registration.set_user_deactivated_status(user_id, True)
+        await self.hs.get_user_directory_handler().local_user_changed(user_id)
         await self._auth_handler.delete_access_tokens_for_user(user_id)
         await self._device_handler.delete_all_devices_for_user(user_id)
         await self._stores.registration.set_user_password_hash(user_id, None)
@@ -66,3 +67,4 @@ class DeactivateAccountHandler:
         """Let a deactivated user back in (they still need a new password to log in)."""
         await self._stores.registration.set_user_deactivated_status(user_id, False)
         await self._stores.registration.mark_user_not_erased(user_id)
+        await self.hs.get_user_directory_handler().local_user_changed(user_id)

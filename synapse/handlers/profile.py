@@ -125,6 +125,7 @@ class ProfileHandler:
         await self._stores.profile.set_profile_displayname(
             target_user.to_string(), new_displayname or None
         )
+        await self.hs.get_user_directory_handler().local_user_changed(target_user.to_string())
         await self.update_join_states(target_user)
 
     async def set_avatar_url(
@@ -149,6 +150,7 @@ class ProfileHandler:
         await self._stores.profile.set_profile_avatar_url(
             target_user.to_string(), new_avatar_url or None
         )
+        await self.hs.get_user_directory_handler().local_user_changed(target_user.to_string())
         await self.update_join_states(target_user)
 
     async def update_join_states(self, target_user: UserID) -> None:

@@ -121,6 +121,7 @@ class RegistrationHandler:
             appservice_id,
             shadow_banned,
         )
+        await self.hs.get_user_directory_handler().local_user_changed(user_id)
         config = self.hs.config.registration
         if (
             config.auto_join_rooms
@@ -247,6 +248,7 @@ class RegistrationHandler:
             await self._stores.profile.set_profile_displayname(
                 user_id, UserID.from_string(user_id).localpart
             )
+        await self.hs.get_user_directory_handler().local_user_changed(user_id)
 
     async def register_device(
         self,

@@ -34,6 +34,7 @@ from synapse.rest.client import (
     tags,
     threepid,
     typing,
+    user_directory,
     versions,
 )
 
@@ -73,6 +74,7 @@ CLIENT_SERVLET_MODULES: list[RegisterServletsFunc] = [
     push_rule.register_servlets,
     media.register_servlets,
     presence.register_servlets,
+    user_directory.register_servlets,
 ]
 
 

@@ -31,6 +31,7 @@ from synapse.storage.databases.main.roommember import RoomMemberStore
 from synapse.storage.databases.main.state import StateStore
 from synapse.storage.databases.main.stream import StreamStore
 from synapse.storage.databases.main.ui_auth import UIAuthStore
+from synapse.storage.databases.main.user_directory import UserDirectoryStore
 
 if TYPE_CHECKING:
     from synapse.server import HomeServer
@@ -80,6 +81,8 @@ class MainStores:
         self.push_rules = PushRulesStore(database, hs)
         # Presence (see docs/development/presence.md).
         self.presence = PresenceStore(database, hs)
+        # The user directory (see docs/development/user_directory.md).
+        self.user_directory = UserDirectoryStore(database, hs)
         # Other servers' signing keys (see docs/development/federation.md).
         self.keys = KeyStore(database, hs)
         # Admin API queries (see docs/admin_api.md).
