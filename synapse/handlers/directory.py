@@ -150,15 +150,8 @@ class DirectoryHandler:
         if not changed:
             return
         try:
-            await self.hs.get_event_creation_handler().create_and_send_nonmember_event(
-                requester,
-                {
-                    "type": EventTypes.CanonicalAlias,
-                    "room_id": room_id,
-                    "state_key": "",
-                    "content": content,
-                },
-                ratelimit=False,
+            await self.hs.get_event_creation_handler().send_unratelimited_state(
+                requester, room_id, EventTypes.CanonicalAlias, content
             )
         except SynapseError as e:
             logger.info("Could not update the canonical alias of %s: %s", room_id, e)

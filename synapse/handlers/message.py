@@ -524,6 +524,17 @@ class EventCreationHandler:
                 waiter.callback(None)
         return event, stream_id
 
+    async def send_unratelimited_state(
+        self, requester: Requester, room_id: str, event_type: str, content: JsonDict
+    ) -> tuple[EventBase, int]:
+        """Send a state event with an empty state key as part of a larger operation
+        (an upgrade, an alias change), so without rate limiting."""
+        return await self.create_and_send_nonmember_event(
+            requester,
+            {"type": event_type, "room_id": room_id, "state_key": "", "content": content},
+            ratelimit=False,
+        )
+
     async def get_event_for_txn(
         self, requester: Requester, room_id: str, txn_id: str
     ) -> tuple[EventBase, int] | None:

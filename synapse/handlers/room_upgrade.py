@@ -136,18 +136,14 @@ class RoomUpgradeHandler:
         await self._copy_bans(requester, old_room_id, new_room_id, state)
         await self._move_aliases(requester, old_room_id, new_room_id, state)
 
-        await self._event_creation.create_and_send_nonmember_event(
+        await self._event_creation.send_unratelimited_state(
             requester,
+            old_room_id,
+            EventTypes.Tombstone,
             {
-                "type": EventTypes.Tombstone,
-                "room_id": old_room_id,
-                "state_key": "",
-                "content": {
-                    "body": "This room has been replaced",
-                    "replacement_room": new_room_id,
-                },
+                "body": "This room has been replaced",
+                "replacement_room": new_room_id,
             },
-            ratelimit=False,
         )
         await self._restrict_old_room(requester, old_room_id)
 
@@ -262,15 +258,8 @@ class RoomUpgradeHandler:
             (new_room_id, dict(canonical.content)),
         ):
             try:
-                await self._event_creation.create_and_send_nonmember_event(
-                    requester,
-                    {
-                        "type": EventTypes.CanonicalAlias,
-                        "room_id": room_id,
-                        "state_key": "",
-                        "content": content,
-                    },
-                    ratelimit=False,
+                await self._event_creation.send_unratelimited_state(
+                    requester, room_id, EventTypes.CanonicalAlias, content
                 )
             except SynapseError as e:
                 logger.info("Could not move the canonical alias of %s: %s", old_room_id, e)
@@ -293,15 +282,8 @@ class RoomUpgradeHandler:
         if not changed:
             return
         try:
-            await self._event_creation.create_and_send_nonmember_event(
-                requester,
-                {
-                    "type": EventTypes.PowerLevels,
-                    "room_id": room_id,
-                    "state_key": "",
-                    "content": content,
-                },
-                ratelimit=False,
+            await self._event_creation.send_unratelimited_state(
+                requester, room_id, EventTypes.PowerLevels, content
             )
         except SynapseError as e:
             logger.info("Could not restrict the power levels of %s: %s", room_id, e)
