@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from synapse.handlers.push_rules import PushRulesHandler
     from synapse.handlers.read_marker import ReadMarkerHandler
     from synapse.handlers.receipts import ReceiptsHandler
+    from synapse.handlers.reports import ReportsHandler
     from synapse.handlers.register import RegistrationHandler
     from synapse.handlers.relations import RelationsHandler
     from synapse.handlers.room import RoomCreationHandler
@@ -349,6 +350,12 @@ class HomeServer:
         from synapse.handlers.user_directory import UserDirectoryHandler
 
         return UserDirectoryHandler(self)
+
+    @cache_in_self
+    def get_reports_handler(self) -> ReportsHandler:
+        from synapse.handlers.reports import ReportsHandler
+
+        return ReportsHandler(self)
 
     @cache_in_self
     def get_sync_handler(self) -> SyncHandler:

@@ -24,6 +24,7 @@ from synapse.rest.client import (
     read_marker,
     receipts,
     register,
+    reporting,
     relations,
     room,
     room_history,
@@ -75,6 +76,7 @@ CLIENT_SERVLET_MODULES: list[RegisterServletsFunc] = [
     media.register_servlets,
     presence.register_servlets,
     user_directory.register_servlets,
+    reporting.register_servlets,
 ]
 
 

@@ -25,6 +25,7 @@ from synapse.storage.databases.main.profile import ProfileStore
 from synapse.storage.databases.main.push_rule import PushRulesStore
 from synapse.storage.databases.main.receipts import ReceiptsStore
 from synapse.storage.databases.main.registration import RegistrationStore
+from synapse.storage.databases.main.reports import ReportStore
 from synapse.storage.databases.main.relations import RelationsStore
 from synapse.storage.databases.main.room import RoomStore
 from synapse.storage.databases.main.roommember import RoomMemberStore
@@ -83,6 +84,8 @@ class MainStores:
         self.presence = PresenceStore(database, hs)
         # The user directory (see docs/development/user_directory.md).
         self.user_directory = UserDirectoryStore(database, hs)
+        # Reports of events, rooms and users (see docs/development/reports.md).
+        self.reports = ReportStore(database, hs)
         # Other servers' signing keys (see docs/development/federation.md).
         self.keys = KeyStore(database, hs)
         # Admin API queries (see docs/admin_api.md).
