@@ -368,7 +368,9 @@ class PresenceHandler:
         if target != user_id:
             raise AuthError(403, "Cannot set the presence of another user")
         if status_msg is not None and "\x00" in status_msg:
-            raise SynapseError(400, "status_msg may not contain NUL characters", Codes.BAD_JSON)
+            raise SynapseError(
+                400, "status_msg may not contain NUL characters", Codes.INVALID_PARAM
+            )
         await self._limiter.ratelimit(requester)
         await self.set_state(user_id, presence, status_msg)
 

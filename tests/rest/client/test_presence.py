@@ -155,7 +155,7 @@ class PresenceApiTestCase(PresenceTestCase):
             ({"presence": None}, 400, Codes.BAD_JSON),
             ({"presence": "online", "status_msg": 5}, 400, Codes.BAD_JSON),
             ({"presence": "online", "status_msg": None}, 400, Codes.BAD_JSON),
-            ({"presence": "online", "status_msg": "a\u0000b"}, 400, Codes.BAD_JSON),
+            ({"presence": "online", "status_msg": "a\u0000b"}, 400, Codes.INVALID_PARAM),
             (["online"], 400, Codes.BAD_JSON),
             (b"{not json", 400, Codes.NOT_JSON),
         ]
