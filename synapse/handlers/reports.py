@@ -56,7 +56,11 @@ class ReportsHandler:
         event = await self._stores.events.get_event(event_id, allow_none=True)
         if event is None or event.room_id != room_id:
             raise not_found
-        if not await filter_events_for_client(self._stores, user_id, [event], add_membership=False):
+        # History visibility decides; ignoring the sender must not stop a report.
+        visible = await filter_events_for_client(
+            self._stores, user_id, [event], ignored_users=(), add_membership=False
+        )
+        if not visible:
             raise not_found
         await self._stores.reports.add_event_report(
             room_id, event_id, user_id, reason, body, self.clock.time_msec()

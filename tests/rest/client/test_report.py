@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from synapse.api.errors import Codes
-from synapse.rest.client import reporting
+from synapse.rest.client import account_data, reporting
 from synapse.types import JsonDict
 from tests.matrix_spec import assert_response_matches_spec
 from tests.rest.client.room_test_base import RoomTestCase
@@ -24,7 +24,7 @@ UNKNOWN_ROOM = "!nowhere:test"
 
 
 class ReportTestCase(RoomTestCase):
-    servlets = [*RoomTestCase.servlets, reporting.register_servlets]
+    servlets = [*RoomTestCase.servlets, reporting.register_servlets, account_data.register_servlets]
 
     def prepare(self, reactor: Any, clock: Any, hs: Any) -> None:
         super().prepare(reactor, clock, hs)
@@ -104,6 +104,16 @@ class EventReportTestCase(ReportTestCase):
         self.assert_errcode(channel, 404, Codes.NOT_FOUND)
         self.assertEqual(self.report_event(private, after, {}, tok=self.carol_tok).code, 200)
         self.assertEqual([r[3] for r in self.rows("event_reports")], [after])
+
+    def test_events_of_ignored_users_may_be_reported(self) -> None:
+        channel = self.make_request(
+            "PUT",
+            f"user/{q(self.user)}/account_data/m.ignored_user_list",
+            {"ignored_users": {self.other: {}}},
+            access_token=self.tok,
+        )
+        self.assertEqual(channel.code, 200, channel.json_body)
+        self.assertEqual(self.report_event(self.room, self.event, {"reason": "spam"}).code, 200)
 
     def test_unknown_and_misplaced_events(self) -> None:
         other_room = self.helper.create_room_as(self.user, tok=self.tok)
