@@ -151,14 +151,6 @@ def compute_event_reference_hash(
     return "sha256", hashlib.sha256(encode_canonical_json(pruned)).digest()
 
 
-def compute_event_reference_hash_b64(
-    event_dict: JsonMapping, room_version: RoomVersion, urlsafe: bool = True
-) -> str:
-    """The reference hash in unpadded base64 (URL-safe by default)."""
-    _, digest = compute_event_reference_hash(event_dict, room_version)
-    return encode_base64(digest, urlsafe=urlsafe)
-
-
 def check_event_content_hash(event: JsonMapping | _HasTemplatedPdu) -> bool:
     """Whether the event's ``hashes.sha256`` matches its content hash.
 

@@ -277,10 +277,6 @@ _FORMAT_CLASSES: dict[int, type[EventBase]] = {
 }
 
 
-def event_type_for_format(format_version: int) -> type[EventBase]:
-    return _FORMAT_CLASSES[format_version]
-
-
 def make_event_from_dict(
     event_dict: JsonDict,
     room_version: RoomVersion,

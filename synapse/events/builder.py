@@ -178,19 +178,6 @@ class EventBuilder:
         return make_event_from_dict(pdu, self.room_version, self.internal_metadata or None)
 
 
-def create_event_from_pdu_dict(
-    room_version: RoomVersion,
-    pdu: JsonDict,
-    *,
-    server_name: str,
-    signing_key: SigningKey,
-    internal_metadata: JsonDict | None = None,
-) -> EventBase:
-    """Hash and sign a complete PDU dict (in place) and make the event object."""
-    add_hashes_and_signatures(room_version, pdu, server_name, signing_key)
-    return make_event_from_dict(pdu, room_version, internal_metadata)
-
-
 def room_id_for_create_event(create_event: EventBase) -> str:
     """The room ID that a room version 12 create event gives its room."""
     return "!" + create_event.event_id[1:]

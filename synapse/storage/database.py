@@ -311,13 +311,6 @@ def _where_clause(keyvalues: Mapping[str, Any]) -> tuple[str, list[Any]]:
     return " WHERE " + " AND ".join(clauses), args
 
 
-def make_in_list_sql_clause(
-    engine: BaseDatabaseEngine, column: str, values: Collection[Any]
-) -> tuple[str, list[Any]]:
-    """``column IN (...)`` (or ``= ANY(?)`` on PostgreSQL): the SQL and its arguments."""
-    return engine.in_list_clause(column, values)
-
-
 class DatabasePool:
     """Connections to one database, and transactions run on them in threads.
 

@@ -351,7 +351,3 @@ class StateStore:
 
     def invalidate_current_state(self, room_id: str) -> None:
         self._current_state_cache.invalidate(room_id)
-
-    def set_cached_group_state(self, state_group: int, state: Mapping[StateKey, str]) -> None:
-        """Prime the group cache with a group's known full state."""
-        self._group_state_cache.set(state_group, state)
