@@ -36,6 +36,7 @@ from synapse.persistence.context import EventContext
 from synapse.storage.databases.main.user_directory import WHOLE_ROOM, search_words
 from synapse.storage.state_filter import StateFilter
 from synapse.types import JsonDict, Requester, RoomStreamToken
+from synapse.util.linearizer import Linearizer
 
 if TYPE_CHECKING:
     from synapse.server import HomeServer
@@ -71,6 +72,7 @@ class UserDirectoryHandler:
         # Built on the first search: the persistence queue builds this handler, also in
         # storage tests whose config has no other section than the database.
         self._limiter: Ratelimiter | None = None
+        self._linearizer = Linearizer("user_directory")
         self._processing = False
         self._pending = False
         # Entries left from before a restart.
@@ -131,9 +133,18 @@ class UserDirectoryHandler:
             self.kick()
 
     async def local_user_changed(self, user_id: str) -> None:
-        """A local user registered, changed their profile, or was (de)activated."""
-        await self._store.add_stale_entries([("", user_id)])
-        await self.process()
+        """A local user registered, changed their profile, or was (de)activated.
+
+        The entry is marked stale first, so that a failure here leaves it for the
+        processor; it is then brought up to date at once, without waiting for others.
+        Never fails the request that made the change.
+        """
+        try:
+            version = await self._store.mark_stale("", user_id)
+            await self._refresh("", user_id)
+            await self._store.remove_stale_entries([("", user_id, version)])
+        except Exception:
+            logger.exception("Failed to update the user directory entry of %s", user_id)
 
     # --- bringing stale entries up to date ---------------------------------------------
     def kick(self) -> None:
@@ -168,6 +179,11 @@ class UserDirectoryHandler:
             self._processing = False
 
     async def _refresh(self, room_id: str, user_id: str) -> None:
+        # One refresh of an entry at a time: whichever runs last reads the latest state.
+        async with self._linearizer.queue((room_id, user_id)):
+            await self._refresh_locked(room_id, user_id)
+
+    async def _refresh_locked(self, room_id: str, user_id: str) -> None:
         if not room_id:
             await self._refresh_local_user(user_id)
         elif not user_id:

@@ -96,6 +96,28 @@ class UserDirectoryHandlerTestCase(RoomTestCase):
         self.get_success(self.handler.process())
         self.assertEqual(self.stale(), [])
 
+    def test_local_changes_do_not_wait_for_the_processor(self) -> None:
+        self.helper.create_room_as(self.carol, is_public=True, tok=self.carol_tok)
+        # A long backlog is being processed.
+        self.handler._processing = True
+        try:
+            self.get_success(self.stores.profile.set_profile_displayname(self.carol, "Kara"))
+            self.get_success(self.handler.local_user_changed(self.carol))
+        finally:
+            self.handler._processing = False
+        self.assertEqual(self.found(self.user, "kara"), [self.carol])
+        self.assertEqual(self.stale(), [])
+
+    def test_a_failed_local_change_is_left_for_the_processor(self) -> None:
+        self.helper.create_room_as(self.carol, is_public=True, tok=self.carol_tok)
+        self.get_success(self.stores.profile.set_profile_displayname(self.carol, "Kara"))
+        with patch.object(self.stores.profile, "get_profileinfo", side_effect=RuntimeError("db")):
+            self.get_success(self.handler.local_user_changed(self.carol))
+        self.assertEqual(self.stale(), [("", self.carol)])
+        self.assertEqual(self.found(self.user, "kara"), [])
+        self.get_success(self.handler.process())
+        self.assertEqual(self.found(self.user, "kara"), [self.carol])
+
     def test_initial_population_from_existing_users_and_rooms(self) -> None:
         public = self.helper.create_room_as(self.carol, is_public=True, tok=self.carol_tok)
         private = self.helper.create_room_as(self.user, is_public=False, tok=self.tok)

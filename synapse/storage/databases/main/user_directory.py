@@ -104,6 +104,19 @@ class UserDirectoryStore:
             "add_user_directory_stale_entries", self.add_stale_entries_txn, entries
         )
 
+    async def mark_stale(self, room_id: str, user_id: str) -> int:
+        """Mark one entry stale; the version it now has."""
+
+        def _txn(txn: LoggingTransaction) -> int:
+            self.add_stale_entries_txn(txn, [(room_id, user_id)])
+            return int(
+                self.db_pool.simple_select_one_onecol_txn(
+                    txn, "user_directory_stale", {"room_id": room_id, "user_id": user_id}, "version"
+                )
+            )
+
+        return await self.db_pool.runInteraction("mark_user_directory_stale", _txn)
+
     async def get_stale_entries(self, limit: int) -> list[tuple[str, str, int]]:
         """Up to ``limit`` stale entries: ``(room_id, user_id, version)``."""
         rows = await self.db_pool.execute(
