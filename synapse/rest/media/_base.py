@@ -7,12 +7,15 @@ from collections.abc import Iterable
 from http import HTTPStatus
 from typing import TYPE_CHECKING
 
-from synapse.api.errors import Codes, SynapseError
+from synapse.api.errors import Codes, NotFoundError, SynapseError
+from synapse.http.servlet import RestServlet, parse_boolean
 from synapse.media._base import is_valid_media_id
 from synapse.types import is_valid_server_name
 
 if TYPE_CHECKING:
     from twisted.web.server import Request
+
+    from synapse.server import HomeServer
 
 MEDIA_PREFIX = "/_matrix/media"
 # The versions of /_matrix/media that clients use (r0 and v1 are older names of v3).
@@ -55,3 +58,31 @@ def upload_content_type(request: Request) -> str:
     except UnicodeDecodeError:
         raise SynapseError(HTTPStatus.BAD_REQUEST, "Invalid Content-Type", Codes.INVALID_PARAM)
     return value or "application/octet-stream"
+
+
+class MediaFetchServlet(RestServlet):
+    """A servlet that sends stored media (download, thumbnail).
+
+    Served twice: under ``/_matrix/client/v1/media`` with ``require_auth``, and under the
+    deprecated ``/_matrix/media/v3`` without (the latter also reads ``allow_remote``).
+    """
+
+    def __init__(
+        self, hs: HomeServer, patterns: Iterable[re.Pattern[str]], require_auth: bool
+    ) -> None:
+        self.hs = hs
+        self.PATTERNS = list(patterns)
+        self.require_auth = require_auth
+        self.auth = hs.get_auth()
+        self.media_repo = hs.get_media_repository()
+
+    async def check_request(self, request: Request, server_name: str, media_id: str) -> None:
+        """The caller's access token (where required) and the path's grammar."""
+        if self.require_auth:
+            await self.auth.get_user_by_req(request, allow_guest=True)
+        check_media_path(server_name, media_id)
+
+    def check_remote_allowed(self, request: Request) -> None:
+        """404 for remote media when the deprecated endpoint is asked ``allow_remote=false``."""
+        if not self.require_auth and not parse_boolean(request, "allow_remote", default=True):
+            raise NotFoundError("Not found")
