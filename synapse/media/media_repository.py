@@ -11,7 +11,7 @@ import secrets
 import string
 from collections.abc import Collection, Iterable
 from http import HTTPStatus
-from typing import IO, TYPE_CHECKING, Any, TypeVar
+from typing import IO, TYPE_CHECKING, TypeVar
 
 import attr
 from twisted.internet import defer
@@ -32,6 +32,7 @@ from synapse.media.thumbnailer import (
 )
 from synapse.storage.databases.main.media_repository import LocalMedia, ThumbnailInfo
 from synapse.types import Requester
+from synapse.util.cancellation import shield_from_cancellation
 from synapse.util.linearizer import Linearizer
 
 if TYPE_CHECKING:
@@ -61,19 +62,12 @@ _ACCESS_TIME_FLUSH_INTERVAL_MS = 60_000
 
 def _uncancellable(d: defer.Deferred[R]) -> defer.Deferred[R]:
     """A Deferred with ``d``'s result; cancelling it leaves ``d`` to run to its end."""
-    waiter: defer.Deferred[R] = defer.Deferred()
 
-    def _forward(result: Any) -> None:
-        if not waiter.called:
-            if isinstance(result, Failure):
-                waiter.errback(result)
-            else:
-                waiter.callback(result)
-        elif isinstance(result, Failure):
+    def _abandoned(result: R | Failure) -> None:
+        if isinstance(result, Failure):
             logger.info("Abandoned media work failed: %s", result.value)
 
-    d.addBoth(_forward)
-    return waiter
+    return shield_from_cancellation(d, _abandoned)
 
 
 def random_media_id() -> str:

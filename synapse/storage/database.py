@@ -38,6 +38,7 @@ from twisted.python.threadpool import ThreadPool
 from synapse.api.errors import Codes, StoreError
 from synapse.metrics import observe_db_transaction
 from synapse.storage.engines import BaseDatabaseEngine
+from synapse.util.cancellation import shield_from_cancellation as _shield_from_cancellation
 
 if TYPE_CHECKING:
     from synapse.server import HomeServer
@@ -964,23 +965,16 @@ def shield_from_cancellation(
     A transaction already handed to a thread cannot be stopped. If the waiter is
     cancelled, ``d``'s eventual result goes to ``on_abandoned`` (a failure is logged).
     """
-    waiter: defer.Deferred[R] = defer.Deferred()
 
-    def _forward(result: Any) -> None:
-        if not waiter.called:
-            if isinstance(result, Failure):
-                waiter.errback(result)
-            else:
-                waiter.callback(result)
-        elif isinstance(result, Failure):
+    def _abandoned(result: R | Failure) -> None:
+        if isinstance(result, Failure):
             logger.info(
                 "Transaction %r failed after its caller was cancelled: %s", desc, result.value
             )
         elif on_abandoned is not None:
             on_abandoned(result)
 
-    d.addBoth(_forward)
-    return waiter
+    return _shield_from_cancellation(d, _abandoned)
 
 
 def _run_callbacks(desc: str, callbacks: list[_Callback]) -> None:
