@@ -13,9 +13,10 @@ from synapse.http.servlet import (
 )
 from synapse.rest.client._base import client_patterns
 from synapse.rest.client.room import check_room_id
-from synapse.types import JsonDict
+from synapse.types import JsonDict, Requester
 
 if TYPE_CHECKING:
+    from synapse.handlers.room_member import RoomMemberHandler
     from synapse.http.server import JsonResource
     from synapse.http.site import SynapseRequest as Request
     from synapse.server import HomeServer
@@ -53,6 +54,21 @@ INVITE_SCHEMA: JsonDict = {
 }
 
 
+async def _join(
+    members: RoomMemberHandler, requester: Requester, room_id: str, body: JsonDict
+) -> tuple[int, JsonDict]:
+    """Join ``room_id`` with the ``reason`` and ``third_party_signed`` of a join body."""
+    await members.update_membership(
+        requester,
+        requester.user,
+        room_id,
+        "join",
+        reason=body.get("reason"),
+        third_party_signed=body.get("third_party_signed"),
+    )
+    return 200, {"room_id": room_id}
+
+
 class JoinRoomAliasServlet(RestServlet):
     """``POST /join/{roomIdOrAlias}`` (``server_name``/``via`` only matter for remote rooms)."""
 
@@ -69,15 +85,7 @@ class JoinRoomAliasServlet(RestServlet):
             request, JOIN_SCHEMA, allow_empty_body=True
         )
         room_id = await self._directory.resolve_room_id_or_alias(room_identifier)
-        await self._members.update_membership(
-            requester,
-            requester.user,
-            room_id,
-            "join",
-            reason=body.get("reason"),
-            third_party_signed=body.get("third_party_signed"),
-        )
-        return 200, {"room_id": room_id}
+        return await _join(self._members, requester, room_id, body)
 
 
 class KnockRoomAliasServlet(RestServlet):
@@ -123,15 +131,7 @@ class RoomMembershipRestServlet(RestServlet):
             body = parse_and_validate_json_object_from_request(
                 request, JOIN_SCHEMA, allow_empty_body=True
             )
-            await self._members.update_membership(
-                requester,
-                requester.user,
-                room_id,
-                "join",
-                reason=body.get("reason"),
-                third_party_signed=body.get("third_party_signed"),
-            )
-            return 200, {"room_id": room_id}
+            return await _join(self._members, requester, room_id, body)
         if action in ("leave", "forget"):
             body = parse_and_validate_json_object_from_request(
                 request, KNOCK_SCHEMA, allow_empty_body=True
