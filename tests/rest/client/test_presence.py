@@ -282,6 +282,18 @@ class PresenceSyncTestCase(PresenceTestCase):
         events = self.presence_events(self.sync(self.tok, since=body["next_batch"]))
         self.assertEqual(events[dave]["presence"], "unavailable")
 
+    def test_after_leaving_the_shared_room_changes_are_not_sent(self) -> None:
+        self.helper.leave(self.room, tok=self.other_tok)
+        since = self.sync(self.tok)["next_batch"]
+        channel = self.sync_request(self.tok, since=since, timeout=10000)
+        self.pump(0)
+        self.set_presence(self.other, self.other_tok, "online", "gone")
+        self.pump(0)
+        self.assertFalse(channel.is_finished())
+        self.reactor.advance(11)
+        self.assertEqual(self.presence_events(self.sync_body(channel)), {})
+        self.assertEqual(set(self.presence_events(self.sync(self.tok))), {self.user})
+
     def test_presence_filter(self) -> None:
         self.set_presence(self.other, self.other_tok, "online")
         body = self.sync(self.tok, filter={"presence": {"not_senders": [self.other]}})
