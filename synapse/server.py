@@ -36,9 +36,9 @@ if TYPE_CHECKING:
     from synapse.handlers.push_rules import PushRulesHandler
     from synapse.handlers.read_marker import ReadMarkerHandler
     from synapse.handlers.receipts import ReceiptsHandler
-    from synapse.handlers.reports import ReportsHandler
     from synapse.handlers.register import RegistrationHandler
     from synapse.handlers.relations import RelationsHandler
+    from synapse.handlers.reports import ReportsHandler
     from synapse.handlers.room import RoomCreationHandler
     from synapse.handlers.room_context import RoomContextHandler
     from synapse.handlers.room_list import RoomListHandler

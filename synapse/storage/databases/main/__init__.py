@@ -25,8 +25,8 @@ from synapse.storage.databases.main.profile import ProfileStore
 from synapse.storage.databases.main.push_rule import PushRulesStore
 from synapse.storage.databases.main.receipts import ReceiptsStore
 from synapse.storage.databases.main.registration import RegistrationStore
-from synapse.storage.databases.main.reports import ReportStore
 from synapse.storage.databases.main.relations import RelationsStore
+from synapse.storage.databases.main.reports import ReportStore
 from synapse.storage.databases.main.room import RoomStore
 from synapse.storage.databases.main.roommember import RoomMemberStore
 from synapse.storage.databases.main.state import StateStore
