@@ -38,7 +38,9 @@ from synapse.api.constants import EventTypes, Membership, PresenceState
 from synapse.api.errors import AuthError, Codes, NotFoundError, SynapseError
 from synapse.api.presence import UserPresenceState, format_presence_content
 from synapse.api.ratelimiting import Ratelimiter
-from synapse.types import JsonDict, Requester, StreamKeyType, StreamToken
+from synapse.events import EventBase
+from synapse.types import JsonDict, Requester, RoomStreamToken, StreamKeyType, StreamToken
+from synapse.util.caches.stream_change_cache import StreamChangeCache
 from synapse.util.identifiers import is_valid_user_id
 from synapse.util.linearizer import Linearizer
 
@@ -131,9 +133,26 @@ class PresenceHandler:
         self._notifier.register_stream_position_source(
             StreamKeyType.PRESENCE, self._store.get_current_presence_token
         )
+        # Rooms someone joined, by room stream position: a sync looks for new members
+        # only in those, so that rooms with only new messages cost no query.
+        self._rooms_with_joins = StreamChangeCache(
+            "presence_rooms_with_joins", self._stores.stream.get_room_max_stream_ordering()
+        )
+        self._notifier.add_new_room_events_callback(self._on_new_room_events)
         if self.tracking:
             self.clock.looping_call(self._handle_timeouts, TIMEOUT_CHECK_INTERVAL_MS)
         self.clock.looping_call(self._persist_timestamps, PERSIST_INTERVAL_MS)
+
+    def _on_new_room_events(self, events: list[EventBase], max_token: RoomStreamToken) -> None:
+        for event in events:
+            stream = event.internal_metadata.stream_ordering
+            if (
+                event.type == EventTypes.Member
+                and event.content.get("membership") == Membership.JOIN
+                and not event.internal_metadata.is_outlier()
+                and stream is not None
+            ):
+                self._rooms_with_joins.entity_has_changed(event.room_id, stream)
 
     def add_presence_listener(self, listener: PresenceListener) -> None:
         """Call ``listener(states)`` with each batch of announced local changes."""
@@ -426,11 +445,10 @@ class PresenceHandler:
         joined = {c.room_id for c in changes if c.membership == Membership.JOIN} & my_rooms
         for room_id in joined:
             out.update(await roommember.get_users_in_room(room_id))
-        stream = self._stores.stream
-        others = stream.get_rooms_that_changed(my_rooms - joined, since.room_key)
+        others = self._rooms_with_joins.get_entities_changed(my_rooms - joined, from_stream)
         if not others:
             return out
-        keys = await stream.get_state_keys_changed_in_rooms(
+        keys = await self._stores.stream.get_state_keys_changed_in_rooms(
             {room_id: (from_stream, to_stream + 1) for room_id in others}
         )
         for room_id, changed_keys in keys.items():

@@ -268,3 +268,25 @@ class PresenceHandlerTestCase(SyncTestCase):
                 (StreamKeyType.PRESENCE, {carol}, set()),
             ],
         )
+
+    def test_rooms_with_only_messages_cost_no_member_query(self) -> None:
+        since = self.sync(self.tok)["next_batch"]
+        stream = self.stores.stream
+        calls: list[Any] = []
+        original = stream.get_state_keys_changed_in_rooms
+
+        async def spy(ranges: Any) -> Any:
+            calls.append(set(ranges))
+            return await original(ranges)
+
+        with patch.object(stream, "get_state_keys_changed_in_rooms", spy):
+            self.helper.send(self.room, "just talking", tok=self.other_tok)
+            since = self.sync(self.tok, since=since)["next_batch"]
+            self.assertEqual(calls, [])
+            carol = self.register_user("carol", "pass")
+            carol_tok = self.login("carol", "pass")
+            self.get_success(self.handler.set_state(carol, UNAVAILABLE))
+            self.helper.join(self.room, tok=carol_tok)
+            body = self.sync(self.tok, since=since)
+        self.assertEqual(calls, [{self.room}])
+        self.assertIn(carol, [e["sender"] for e in body["presence"]["events"]])
