@@ -11,7 +11,8 @@ What moves a local user's presence (when the server tracks presence):
 
 - ``PUT /presence/{userId}/status`` sets the state and the message;
 - a ``/sync`` (unless ``set_presence=offline``) brings an offline user online (or
-  unavailable with ``set_presence=unavailable``) and marks the user as syncing;
+  unavailable with ``set_presence=unavailable``, which also marks an online user idle
+  unless another of their clients syncs as online) and marks the user as syncing;
 - activity (sending an event, a receipt, a read marker) makes the user online and
   bumps their last-active time;
 - time: online users are unavailable after ``IDLE_TIMER_MS`` without activity, and
@@ -103,6 +104,14 @@ def should_notify(old: UserPresenceState, new: UserPresenceState) -> bool:
     return moved and not new.currently_active
 
 
+def _count(counts: dict[str, int], key: str, delta: int) -> None:
+    value = counts.get(key, 0) + delta
+    if value > 0:
+        counts[key] = value
+    else:
+        counts.pop(key, None)
+
+
 class PresenceHandler:
     """``hs.get_presence_handler()``: the presence of every user, and the presence stream."""
 
@@ -122,8 +131,9 @@ class PresenceHandler:
         )
         self._states: dict[str, UserPresenceState] = {}
         self._not_offline: set[str] = set()
-        # user -> number of their syncs in flight
+        # user -> number of their syncs in flight, and of those with set_presence=online
         self._syncs: dict[str, int] = {}
+        self._online_syncs: dict[str, int] = {}
         # Users whose timestamps changed since their row was last written.
         self._unpersisted: set[str] = set()
         self._persist_linearizer = Linearizer("presence_persist")
@@ -268,7 +278,10 @@ class PresenceHandler:
         if not self.tracking or not affect_presence:
             yield
             return
-        self._syncs[user_id] = self._syncs.get(user_id, 0) + 1
+        online = presence_state == PresenceState.ONLINE
+        _count(self._syncs, user_id, 1)
+        if online:
+            _count(self._online_syncs, user_id, 1)
         try:
             try:
                 await self._start_sync(user_id, presence_state)
@@ -276,11 +289,9 @@ class PresenceHandler:
                 logger.exception("Failed to update the presence of %s for a sync", user_id)
             yield
         finally:
-            left = self._syncs.get(user_id, 1) - 1
-            if left > 0:
-                self._syncs[user_id] = left
-            else:
-                self._syncs.pop(user_id, None)
+            _count(self._syncs, user_id, -1)
+            if online:
+                _count(self._online_syncs, user_id, -1)
             state = self._states.get(user_id)
             if state is not None:
                 # The offline timeout runs from here.
@@ -292,15 +303,21 @@ class PresenceHandler:
         await self._ensure_loaded([user_id])
         now = self.clock.time_msec()
         state = self._states[user_id]
+        fields: JsonDict = {"last_user_sync_ts": now}
         if state.state == PresenceState.OFFLINE:
-            fields: JsonDict = {"state": presence_state, "last_user_sync_ts": now}
+            fields["state"] = presence_state
             if presence_state == PresenceState.ONLINE:
                 fields["last_active_ts"] = now
-            new = state.copy_and_replace(**fields)
-        else:
-            # An unavailable user stays so until they do something: syncing is not that.
-            new = state.copy_and_replace(last_user_sync_ts=now)
-        await self._update([new])
+        elif (
+            presence_state == PresenceState.UNAVAILABLE
+            and state.state == PresenceState.ONLINE
+            and user_id not in self._online_syncs
+        ):
+            # The client says the user is idle, and no other client says otherwise.
+            fields["state"] = PresenceState.UNAVAILABLE
+        # Otherwise syncing changes no state: an unavailable user stays so until they
+        # do something.
+        await self._update([state.copy_and_replace(**fields)])
 
     def is_syncing(self, user_id: str) -> bool:
         return user_id in self._syncs

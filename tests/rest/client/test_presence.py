@@ -294,6 +294,21 @@ class PresenceSyncTestCase(PresenceTestCase):
         self.assertEqual(self.presence_events(self.sync_body(channel)), {})
         self.assertEqual(set(self.presence_events(self.sync(self.tok))), {self.user})
 
+    def test_an_idle_client_marks_the_user_unavailable_unless_another_is_online(self) -> None:
+        self.set_presence(self.user, self.tok, "online")
+        second_tok = self.login("alice", "pass")
+        since = self.sync(self.tok)["next_batch"]
+        # A long-poll of a client that is in use is in flight: the idle client changes nothing.
+        channel = self.sync_request(self.tok, since=since, timeout=30000)
+        self.pump(0)
+        self.sync(second_tok, set_presence="unavailable")
+        self.assertEqual(self.presence_of(self.user, self.other_tok)["presence"], "online")
+        self.reactor.advance(31)
+        self.assertTrue(channel.is_finished())
+        # Alone, the idle client marks the user unavailable.
+        self.sync(second_tok, set_presence="unavailable")
+        self.assertEqual(self.presence_of(self.user, self.other_tok)["presence"], "unavailable")
+
     def test_presence_filter(self) -> None:
         self.set_presence(self.other, self.other_tok, "online")
         body = self.sync(self.tok, filter={"presence": {"not_senders": [self.other]}})
