@@ -97,6 +97,7 @@ class UserDirectoryHandler:
             limit + 1,
             config.user_directory_search_all_users,
             config.user_directory_search_prefer_local_users,
+            config.user_directory_exclude_remote_users,
         )
         results: list[JsonDict] = []
         for user in found[:limit]:

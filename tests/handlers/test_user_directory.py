@@ -202,6 +202,15 @@ class UserDirectoryHandlerTestCase(RoomTestCase):
         self.helper.join(public, tok=self.login("sam", "pass"))
         self.assertEqual(self.found(self.user, "sam"), [local, REMOTE])
 
+    @override_config({"user_directory": {"exclude_remote_users": True}})
+    def test_exclude_remote_users(self) -> None:
+        public = self.helper.create_room_as(self.carol, is_public=True, tok=self.carol_tok)
+        self.get_success(self.store.update_profile(REMOTE, "Aaron Sam", None))
+        self.get_success(self.store.add_user_to_room(REMOTE, public))
+        local = self.register_user("sam", "pass", displayname="Zed Sam")
+        self.helper.join(public, tok=self.login("sam", "pass"))
+        self.assertEqual(self.found(self.user, "sam"), [local])
+
     def test_without_prefer_local_users_the_name_decides(self) -> None:
         public = self.helper.create_room_as(self.carol, is_public=True, tok=self.carol_tok)
         self.get_success(self.store.update_profile(REMOTE, "Aaron Sam", None))

@@ -300,13 +300,15 @@ class UserDirectoryStore:
         limit: int,
         search_all_users: bool,
         prefer_local_users: bool,
+        exclude_remote_users: bool = False,
     ) -> list[DirectoryUser]:
         """Users matching every word whom ``searcher`` may find, best first, at most
         ``limit``: local users first (with ``prefer_local_users``), then those sharing
         a room with the searcher, then by name.
 
         The searcher may find users sharing a room with them, users in a public room
-        and, with ``search_all_users``, every local user.
+        and, with ``search_all_users``, every local user; with ``exclude_remote_users``
+        only local users.
         """
         if not words or limit <= 0:
             return []
@@ -318,6 +320,7 @@ class UserDirectoryStore:
             limit,
             search_all_users,
             prefer_local_users,
+            exclude_remote_users,
         )
 
     @staticmethod
@@ -328,6 +331,7 @@ class UserDirectoryStore:
         limit: int,
         search_all_users: bool,
         prefer_local_users: bool,
+        exclude_remote_users: bool,
     ) -> list[DirectoryUser]:
         shares_room = (
             "EXISTS (SELECT 1 FROM user_directory_rooms AS mine"
@@ -358,6 +362,8 @@ class UserDirectoryStore:
         visible = [shares_room, in_public_room]
         if search_all_users:
             visible.insert(0, "d.is_local = 1")
+        if exclude_remote_users:
+            conditions.append("d.is_local = 1")
         args.append(searcher)
         order = ["shares_room DESC", "d.sort_name", "d.user_id"]
         if prefer_local_users:
