@@ -18,9 +18,8 @@ How the work stays small:
   only for the timeline's senders.
 
 The result (``SyncResult``) holds events, not JSON: ``synapse/rest/client/sync.py``
-serialises it for the requesting device. Streams still to come (to-device messages,
-device lists, one-time key counts, presence) have their place in the result and their
-position in the token already; each fills its ``_generate_*`` method below.
+serialises it for the requesting device. The other streams (to-device messages,
+device lists, one-time key counts, presence) each fill a ``_generate_*`` method below.
 """
 
 from __future__ import annotations
@@ -470,7 +469,7 @@ class _SyncRequest:
                 }
                 events[i] = clone
 
-    # --- streams still to come -----------------------------------------------------------
+    # --- the other streams ----------------------------------------------------------------
     # Each reads its stream between ``self.since`` and ``self.now`` (``since`` None: from
     # the start) for ``self.user_id`` / ``self.config.device_id``; the token already
     # holds its position and the notifier wakes waiters through ``on_new_event``.
