@@ -1,5 +1,5 @@
 -- The admin API's own tables: blocked rooms and per-user rate-limit overrides.
--- event_reports has Synapse's columns; the reporting API writes it, the admin API reads it.
+-- (event_reports, which the admin API reads, is created with the reporting tables in 65_reports.sql.)
 
 -- Rooms nobody on this server may join (PUT /_synapse/admin/v1/rooms/{roomId}/block, or
 -- a room deletion with block: true). Kept when the room itself is purged.
@@ -13,14 +13,4 @@ CREATE TABLE IF NOT EXISTS ratelimit_override (
     user_id TEXT NOT NULL PRIMARY KEY,
     messages_per_second BIGINT,
     burst_count BIGINT
-);
-
-CREATE TABLE IF NOT EXISTS event_reports (
-    id BIGINT NOT NULL PRIMARY KEY,
-    received_ts BIGINT NOT NULL,
-    room_id TEXT NOT NULL,
-    event_id TEXT NOT NULL,
-    user_id TEXT NOT NULL,
-    reason TEXT,
-    content TEXT
 );
