@@ -514,9 +514,7 @@ class _SyncRequest:
         """Unclaimed one-time keys of this device, by algorithm."""
         if self.config.device_id is None:
             return {}
-        counts, _ = await self.handler._e2e_keys.get_key_counts(
-            self.user_id, self.config.device_id
-        )
+        counts, _ = await self.handler._e2e_keys.get_key_counts(self.user_id, self.config.device_id)
         return counts
 
     async def _generate_unused_fallback_key_types(self) -> list[str]:
