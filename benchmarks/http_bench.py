@@ -11,12 +11,13 @@ secret admin API, and measures over HTTP:
 3. the delay from a send to the return of another user's waiting /sync (timeout 30 s).
 
     .venv/bin/python -m benchmarks.http_bench --db sqlite --server ours
-    .venv/bin/python -m benchmarks.http_bench --db postgres --server ours synapse
+    SYNAPSE_REF_PYTHON=/path/to/synapse-venv/bin/python \
+        .venv/bin/python -m benchmarks.http_bench --db postgres --server ours synapse
     .venv/bin/python -m benchmarks.http_bench --db sqlite --server ours --py-spy /tmp/prof
     .venv/bin/python -m benchmarks.http.pyspy_top /tmp/prof-ours-sqlite-sync-limit100.txt
 
 Results can be kept in a JSON file (``--json``) across runs and printed side by side
-(``--table results.json``).
+(``--table results.json [more.json ...]``, the best value of each figure over the files).
 """
 
 from __future__ import annotations
